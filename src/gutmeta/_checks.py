@@ -21,12 +21,23 @@ def labels_for(k: int, labels=None) -> list[str]:
     return labels
 
 
-def as_vector(values, field: str) -> np.ndarray:
-    """A 1-d float array (a scalar becomes length 1)."""
+def as_vector(values, field: str, labels=None) -> np.ndarray:
+    """A 1-d float array (a scalar becomes length 1).
+
+    A value that is not a number (for example a p-value printed as ``"<0.05"``) raises a
+    ``ValueError`` naming the study (its label, or its position) and the field.
+    """
     try:
         arr = np.atleast_1d(np.asarray(values, dtype=float))
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"field '{field}' must be numeric: {exc}") from None
+    except (TypeError, ValueError):
+        items = list(np.atleast_1d(np.asarray(values, dtype=object)))
+        for i, item in enumerate(items):
+            try:
+                float(item)
+            except (TypeError, ValueError):
+                name = str(labels[i]) if labels is not None and i < len(labels) else f"study {i + 1}"
+                raise ValueError(f"{name}: field '{field}' must be a number (got {item!r})") from None
+        raise
     if arr.ndim != 1:
         raise ValueError(f"field '{field}' must be one-dimensional")
     return arr
@@ -45,7 +56,7 @@ def finite(arr: np.ndarray, field: str, labels: list[str]) -> None:
     bad = np.flatnonzero(~np.isfinite(arr))
     if bad.size:
         i = bad[0]
-        raise ValueError(f"{labels[i]}: field '{field}' is missing or not finite (got {arr[i]!r})")
+        raise ValueError(f"{labels[i]}: field '{field}' is missing or not finite (got {float(arr[i])!r})")
 
 
 def positive(arr: np.ndarray, field: str, labels: list[str], *, strict: bool = True) -> None:
@@ -54,7 +65,7 @@ def positive(arr: np.ndarray, field: str, labels: list[str], *, strict: bool = T
     if bad.size:
         i = bad[0]
         rel = "> 0" if strict else ">= 0"
-        raise ValueError(f"{labels[i]}: field '{field}' must be {rel} (got {arr[i]!r})")
+        raise ValueError(f"{labels[i]}: field '{field}' must be {rel} (got {float(arr[i])!r})")
 
 
 def at_least(arr: np.ndarray, minimum: float, field: str, labels: list[str]) -> None:
@@ -62,7 +73,7 @@ def at_least(arr: np.ndarray, minimum: float, field: str, labels: list[str]) -> 
     bad = np.flatnonzero(arr < minimum)
     if bad.size:
         i = bad[0]
-        raise ValueError(f"{labels[i]}: field '{field}' must be >= {minimum:g} (got {arr[i]!r})")
+        raise ValueError(f"{labels[i]}: field '{field}' must be >= {minimum:g} (got {float(arr[i])!r})")
 
 
 def method_name(method: str) -> str:
@@ -85,8 +96,8 @@ def level_value(level: float) -> float:
 
 def effects(yi, vi, labels=None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Validate a pair of effect sizes and sampling variances."""
-    y = as_vector(yi, "yi")
-    v = as_vector(vi, "vi")
+    y = as_vector(yi, "yi", labels)
+    v = as_vector(vi, "vi", labels)
     k = same_length(yi=y, vi=v)
     if k == 0:
         raise ValueError("no studies: yi and vi are empty")

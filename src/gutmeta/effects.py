@@ -58,7 +58,7 @@ def smd(m1, sd1, n1, m2, sd2, n2, *, labels=None):
     (:func:`smd_change` says so by name).
     """
     fields = {"m1": m1, "sd1": sd1, "n1": n1, "m2": m2, "sd2": sd2, "n2": n2}
-    arr = {name: _checks.as_vector(val, name) for name, val in fields.items()}
+    arr = {name: _checks.as_vector(val, name, labels) for name, val in fields.items()}
     k = _checks.same_length(**arr)
     labs = _checks.labels_for(k, labels)
     for name in ("m1", "m2"):
@@ -89,9 +89,9 @@ def smd_from_t(t, n1, n2, *, labels=None):
     say the direction (negative: treatment mean lower). Matches
     ``metafor::escalc(measure="SMD", ti=t, n1i=n1, n2i=n2)``.
     """
-    ta = _checks.as_vector(t, "t")
-    n1a = _checks.as_vector(n1, "n_treatment")
-    n2a = _checks.as_vector(n2, "n_control")
+    ta = _checks.as_vector(t, "t", labels)
+    n1a = _checks.as_vector(n1, "n_treatment", labels)
+    n2a = _checks.as_vector(n2, "n_control", labels)
     k = _checks.same_length(t=ta, n_treatment=n1a, n_control=n2a)
     labs = _checks.labels_for(k, labels)
     _checks.finite(ta, "t", labs)
@@ -102,8 +102,8 @@ def smd_from_t(t, n1, n2, *, labels=None):
 
 def t_from_f(f, sign, *, labels=None):
     """``t = sign * sqrt(F)`` for an F statistic with one numerator degree of freedom."""
-    fa = _checks.as_vector(f, "F")
-    sa = _checks.as_vector(sign, "sign")
+    fa = _checks.as_vector(f, "F", labels)
+    sa = _checks.as_vector(sign, "sign", labels)
     k = _checks.same_length(F=fa, sign=sa)
     labs = _checks.labels_for(k, labels)
     _checks.positive(fa, "F", labs, strict=False)
@@ -117,17 +117,17 @@ def t_from_p(p, n1, n2, sign, *, labels=None):
     Borenstein et al. (2009) ch. 7. ``p`` must be an exact value in (0, 1]; a p printed only
     as a bound ("<0.05") cannot be converted and is rejected upstream.
     """
-    pa = _checks.as_vector(p, "p")
-    n1a = _checks.as_vector(n1, "n_treatment")
-    n2a = _checks.as_vector(n2, "n_control")
-    sa = _checks.as_vector(sign, "sign")
+    pa = _checks.as_vector(p, "p", labels)
+    n1a = _checks.as_vector(n1, "n_treatment", labels)
+    n2a = _checks.as_vector(n2, "n_control", labels)
+    sa = _checks.as_vector(sign, "sign", labels)
     k = _checks.same_length(p=pa, n_treatment=n1a, n_control=n2a, sign=sa)
     labs = _checks.labels_for(k, labels)
     _checks.finite(pa, "p", labs)
     bad = np.flatnonzero((pa <= 0) | (pa > 1))
     if bad.size:
         i = bad[0]
-        raise ValueError(f"{labs[i]}: field 'p' must be in (0, 1] (got {pa[i]!r})")
+        raise ValueError(f"{labs[i]}: field 'p' must be in (0, 1] (got {float(pa[i])!r})")
     _check_sign(sa, labs)
     return sa * stats.t.isf(pa / 2, n1a + n2a - 2)
 
@@ -136,7 +136,7 @@ def _check_sign(sign, labs):
     bad = np.flatnonzero(~np.isin(sign, (-1.0, 1.0)))
     if bad.size:
         i = bad[0]
-        raise ValueError(f"{labs[i]}: field 'sign' must be -1 or +1 (got {sign[i]!r})")
+        raise ValueError(f"{labs[i]}: field 'sign' must be -1 or +1 (got {float(sign[i])!r})")
 
 
 def orient(yi, direction, *, labels=None):
@@ -145,7 +145,7 @@ def orient(yi, direction, *, labels=None):
     ``direction`` holds ``"lower_better"`` or ``"higher_better"`` per effect; afterwards a
     negative value means the treatment group did better.
     """
-    y = _checks.as_vector(yi, "yi")
+    y = _checks.as_vector(yi, "yi", labels)
     dirs = np.asarray(direction, dtype=object)
     if dirs.ndim == 0:
         dirs = np.repeat(dirs, len(y))
@@ -162,8 +162,8 @@ def orient(yi, direction, *, labels=None):
 
 def sd_from_se(se, n, *, labels=None):
     """``SD = SE * sqrt(n)`` (Cochrane Handbook 6.5.2.2)."""
-    sea = _checks.as_vector(se, "se")
-    na = _checks.as_vector(n, "n")
+    sea = _checks.as_vector(se, "se", labels)
+    na = _checks.as_vector(n, "n", labels)
     labs = _checks.labels_for(_checks.same_length(se=sea, n=na), labels)
     _checks.positive(sea, "se", labs)
     _checks.at_least(na, 2, "n", labs)
@@ -176,9 +176,9 @@ def sd_from_ci(low, high, n, *, level=0.95, labels=None):
     ``SD = sqrt(n) (high - low) / (2 t_{n-1, 1-a/2})`` (Cochrane Handbook 6.5.2.2, which uses
     the t quantile for small groups; it tends to ``(high - low) sqrt(n) / 3.92``).
     """
-    lo = _checks.as_vector(low, "ci_low")
-    hi = _checks.as_vector(high, "ci_high")
-    na = _checks.as_vector(n, "n")
+    lo = _checks.as_vector(low, "ci_low", labels)
+    hi = _checks.as_vector(high, "ci_high", labels)
+    na = _checks.as_vector(n, "n", labels)
     labs = _checks.labels_for(_checks.same_length(ci_low=lo, ci_high=hi, n=na), labels)
     _checks.finite(lo, "ci_low", labs)
     _checks.finite(hi, "ci_high", labs)
@@ -186,7 +186,7 @@ def sd_from_ci(low, high, n, *, level=0.95, labels=None):
     bad = np.flatnonzero(lo >= hi)
     if bad.size:
         i = bad[0]
-        raise ValueError(f"{labs[i]}: field 'ci_low' ({lo[i]!r}) must be below 'ci_high' ({hi[i]!r})")
+        raise ValueError(f"{labs[i]}: field 'ci_low' ({float(lo[i])!r}) must be below 'ci_high' ({float(hi[i])!r})")
     a = 1 - _checks.level_value(level)
     return np.sqrt(na) * (hi - lo) / (2 * stats.t.isf(a / 2, na - 1))
 
@@ -206,7 +206,7 @@ def _ordered(lo, mid, hi, names, labs):
     if bad.size:
         i = bad[0]
         raise ValueError(f"{labs[i]}: fields '{names[0]}' <= '{names[1]}' <= '{names[2]}' are out of "
-                         f"order or equal ({lo[i]!r}, {mid[i]!r}, {hi[i]!r})")
+                         f"order or equal ({float(lo[i])!r}, {float(mid[i])!r}, {float(hi[i])!r})")
 
 
 def mean_sd_from_median_iqr(median, q1, q3, n, *, labels=None):
@@ -216,7 +216,8 @@ def mean_sd_from_median_iqr(median, q1, q3, n, *, labels=None):
     ``eta(n) = 2 Phi^-1((0.75 n - 0.125) / (n + 0.25))``.
     Wan X, Wang W, Liu J, Tong T. BMC Med Res Methodol 2014;14:135, eqs. 14 and 15.
     """
-    me, a, b, na = (_checks.as_vector(x, f) for x, f in ((median, "median"), (q1, "q1"), (q3, "q3"), (n, "n")))
+    me, a, b, na = (_checks.as_vector(x, f, labels) for x, f in
+                    ((median, "median"), (q1, "q1"), (q3, "q3"), (n, "n")))
     labs = _checks.labels_for(_checks.same_length(median=me, q1=a, q3=b, n=na), labels)
     _ordered(a, me, b, ("q1", "median", "q3"), labs)
     _checks.at_least(na, 2, "n", labs)
@@ -229,7 +230,7 @@ def mean_sd_from_median_range(median, minimum, maximum, n, *, labels=None):
     ``mean = (min + 2 median + max) / 4`` (Hozo et al. 2005); ``SD = (max - min) / xi(n)``
     with ``xi(n) = 2 Phi^-1((n - 0.375) / (n + 0.25))`` (Wan et al. 2014, eq. 7).
     """
-    me, a, b, na = (_checks.as_vector(x, f) for x, f in
+    me, a, b, na = (_checks.as_vector(x, f, labels) for x, f in
                     ((median, "median"), (minimum, "min"), (maximum, "max"), (n, "n")))
     labs = _checks.labels_for(_checks.same_length(median=me, min=a, max=b, n=na), labels)
     _ordered(a, me, b, ("min", "median", "max"), labs)

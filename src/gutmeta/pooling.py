@@ -21,6 +21,7 @@ from . import _checks
 # Convergence settings for the iterative estimators (REML, ML, PM, Q-profile).
 TOL = 1e-10
 MAXITER = 200
+ROOT_MAXITER = 500  # for scipy's brentq (PM, Q-profile)
 
 
 class ConvergenceWarning(UserWarning):
@@ -73,7 +74,7 @@ def _tau2_pm(y, v, X):
     while _q_gen(y, v, X, hi) > target:
         hi *= 10
     return optimize.brentq(lambda t: _q_gen(y, v, X, t) - target, 0.0, hi, xtol=1e-15, rtol=1e-14,
-                           maxiter=MAXITER)
+                           maxiter=ROOT_MAXITER)
 
 
 def _score_slope(y, v, X, tau2, method):
@@ -132,7 +133,7 @@ def _tau2_statsmodels(y, v, method):
         if method == "DL":
             res = combine_effects(y, v, method_re="dl")
         else:
-            res = combine_effects(y, v, method_re="iterated", atol=1e-14, maxiter=MAXITER)
+            res = combine_effects(y, v, method_re="iterated", atol=1e-14, maxiter=ROOT_MAXITER)
     return max(0.0, float(res.tau2))
 
 
@@ -209,7 +210,7 @@ def tau2_profile_ci(yi, vi, X=None, *, level=0.95):
         while _q_gen(y, v, X, hi) > crit:
             hi *= 10
         return optimize.brentq(lambda t: _q_gen(y, v, X, t) - crit, 0.0, hi, xtol=1e-15,
-                               rtol=1e-14, maxiter=MAXITER)
+                               rtol=1e-14, maxiter=ROOT_MAXITER)
 
     return (bound(1 - a / 2), bound(a / 2))
 
@@ -283,9 +284,13 @@ def fit_model(yi, vi, X=None, *, method="REML", test="z", level=0.95, tau2=None,
         tau2_hat, converged, iterations = float(tau2), True, 0
 
     w = 1.0 / (v + tau2_hat)
-    WX = X * w[:, None]
-    xtwx_inv = np.linalg.inv(X.T @ WX)
-    beta = xtwx_inv @ (WX.T @ y)
+    # weighted least squares through a QR decomposition of sqrt(W) X (better conditioned
+    # than inverting X'WX when a moderator such as a year is far from 0)
+    sw = np.sqrt(w)
+    Q, R = np.linalg.qr(X * sw[:, None])
+    beta = np.linalg.solve(R, Q.T @ (y * sw))
+    r_inv = np.linalg.inv(R)
+    xtwx_inv = r_inv @ r_inv.T
     resid = y - X @ beta
     if test == "knha":
         s2w = float(np.sum(w * resid**2)) / (k - p)
