@@ -13,6 +13,8 @@ from .pooling import ConvergenceWarning, PoolResult, estimate_tau2, pool, tau2_p
 from .regression import meta_regression, permutation_test
 from .report import fmt_ci, fmt_est, fmt_p, fmt_pct
 from .subgroups import subgroups
+from .evidence import EvidenceError, load_evidence
+from .extract import Choices, coverage, effect_table
 from . import plots, report  # noqa: E402  (gm.plots.forest_plot, gm.report.format_pool)
 
 __version__ = "0.1.0"
