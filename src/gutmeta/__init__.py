@@ -15,6 +15,6 @@ from .report import fmt_ci, fmt_est, fmt_p, fmt_pct
 from .subgroups import subgroups
 from .evidence import EvidenceError, load_evidence
 from .extract import Choices, coverage, effect_table
-from . import plots, report  # noqa: E402  (gm.plots.forest_plot, gm.report.format_pool)
+from . import audit, explore, multiverse, plots, report  # noqa: E402
 
 __version__ = "0.1.0"

@@ -31,7 +31,7 @@ class EvidenceError(ValueError):
         super().__init__(problems[0] + more + "\n" + "\n".join(problems[1:11]))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity, so results can be cached per Evidence
 class Evidence:
     trials: pd.DataFrame
     outcomes: pd.DataFrame

@@ -7,6 +7,7 @@ to its source. :func:`coverage` says, per trial and outcome, what could be used 
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -69,7 +70,14 @@ def study_label(trial: pd.Series) -> str:
     return f"{trial['first_author']} {int(trial['year'])}"
 
 
-def _eligible(ev: Evidence, ch: Choices) -> pd.DataFrame:
+def _eligible(ev: Evidence, ch: Choices) -> tuple:
+    return _eligible_ids(ev, ch.include_cointervention, ch.exclude_open_label, ch.exclude_high_risk)
+
+
+@functools.lru_cache(maxsize=64)
+def _eligible_ids(ev: Evidence, include_cointervention, exclude_open_label, exclude_high_risk) -> tuple:
+    ch = Choices(include_cointervention=include_cointervention, exclude_open_label=exclude_open_label,
+                 exclude_high_risk=exclude_high_risk)
     t = ev.trials
     keep = t["eligible"] == "yes"
     if ch.include_cointervention:
@@ -79,7 +87,7 @@ def _eligible(ev: Evidence, ch: Choices) -> pd.DataFrame:
     if ch.exclude_high_risk:
         high = set(ev.risk_of_bias.query("domain == 'overall' and judgement == 'high'")["trial_id"])
         keep &= ~t["trial_id"].isin(high)
-    return t[keep]
+    return tuple(t.loc[keep, "trial_id"])
 
 
 def _scale_rank(rater: str, ch: Choices) -> int:
@@ -270,6 +278,40 @@ def _derived(trial, rows: pd.DataFrame, ch: Choices):
     return [], reasons
 
 
+@functools.lru_cache(maxsize=8)
+def _index(ev: Evidence):
+    """The evidence split by trial and outcome, once per Evidence object."""
+    outcomes = {key: frame for key, frame in ev.outcomes.groupby(["trial_id", "outcome"])}
+    reported = {key: frame for key, frame in ev.reported_effects.groupby(["trial_id", "outcome"])}
+    return outcomes, reported, ev.trials.set_index("trial_id", drop=False)
+
+
+@functools.lru_cache(maxsize=16384)
+def _trial_result(ev: Evidence, trial_id: str, outcome: str, ch: Choices):
+    """(rows, reasons) for one trial and outcome; only the choices that act per trial matter."""
+    outcomes, reported, trials = _index(ev)
+    trial = trials.loc[trial_id]
+    arm_rows = outcomes.get((trial_id, outcome), ev.outcomes.iloc[0:0])
+    rep = reported.get((trial_id, outcome), ev.reported_effects.iloc[0:0])
+    if arm_rows.empty and rep.empty:
+        return "none", (), ("no numbers for this outcome in the reachable sources (abstracts, registries, "
+                            "tables)",)
+    out, why_arm = _arm_level(trial, arm_rows, ch)
+    if out:
+        return "arm-level", tuple(out), ()
+    if not ch.include_derived:
+        return "none", (), tuple(why_arm + ["derived effects excluded by choice"])
+    out, why_der = _derived(trial, rep, ch)
+    if out:
+        return "derived", tuple(out), tuple(why_arm)
+    return "none", (), tuple(dict.fromkeys(why_arm + why_der))
+
+
+def _per_trial(ch: Choices) -> Choices:
+    """The choices with the eligibility fields reset, so the per-trial cache is shared."""
+    return replace(ch, include_cointervention=False, exclude_open_label=False, exclude_high_risk=False)
+
+
 def effect_table(ev: Evidence, choices: Choices | None = None, **overrides) -> pd.DataFrame:
     """One row per comparison that can enter the analysis under ``choices``.
 
@@ -279,67 +321,58 @@ def effect_table(ev: Evidence, choices: Choices | None = None, **overrides) -> p
     lists every conversion made.
     """
     ch = replace(choices or Choices(), **overrides)
+    per = _per_trial(ch)
     rows = []
-    for _, trial in _eligible(ev, ch).iterrows():
-        arm_rows = ev.outcomes[(ev.outcomes["trial_id"] == trial["trial_id"])
-                               & (ev.outcomes["outcome"] == ch.outcome)]
-        out, _ = _arm_level(trial, arm_rows, ch)
-        if not out and ch.include_derived:
-            rep = ev.reported_effects[(ev.reported_effects["trial_id"] == trial["trial_id"])
-                                      & (ev.reported_effects["outcome"] == ch.outcome)]
-            out, _ = _derived(trial, rep, ch)
-        rows.extend(out)
-    table = pd.DataFrame(rows, columns=COLUMNS)
+    for trial_id in _eligible(ev, ch):
+        rows.extend(_trial_result(ev, trial_id, ch.outcome, per)[1])
+    table = pd.DataFrame([dict(r) for r in rows], columns=COLUMNS)
     _check_no_double_control(ev, table)
     return table.reset_index(drop=True)
+
+
+@functools.lru_cache(maxsize=8)
+def _control_sizes(ev: Evidence) -> dict:
+    """Largest printed size of each arm, falling back to the trial's control size."""
+    sizes = {}
+    for (tid, arm), n in ev.outcomes.groupby(["trial_id", "arm"])["n"].max().items():
+        if np.isfinite(n):
+            sizes[(tid, arm)] = n
+    return sizes
 
 
 def _check_no_double_control(ev: Evidence, table: pd.DataFrame) -> None:
     """A control arm never contributes more participants than it has."""
     if table.empty:
         return
-    ctrl = table["comparison"].str.split(" vs ").str[-1]
+    ctrl = list(table["comparison"].str.split(" vs ").str[-1])
+    known = _control_sizes(ev)
+    trials = _index(ev)[2]
     real = {}
     for tid, arm, n in zip(table["trial_id"], ctrl, table["n_control"]):
-        real.setdefault((tid, arm), 0)
-    for (tid, arm) in real:
-        sizes = table[(table["trial_id"] == tid) & (ctrl == arm)]["n_control"]
-        o = ev.outcomes[(ev.outcomes["trial_id"] == tid) & (ev.outcomes["arm"] == arm)]["n"].dropna()
-        t = ev.trials.set_index("trial_id").loc[tid]
-        full = o.max() if len(o) else np.nanmax([t["n_anal_ctl"], t["n_rand_ctl"], sizes.max()])
-        real[(tid, arm)] = full
+        if (tid, arm) in known:
+            real[(tid, arm)] = known[(tid, arm)]
+        else:
+            t = trials.loc[tid]
+            fallback = [x for x in (t["n_anal_ctl"], t["n_rand_ctl"]) if np.isfinite(x)]
+            real[(tid, arm)] = fallback[0] if fallback else n
     effects.check_shared_controls(table["trial_id"], ctrl, table["n_control"], real)
 
 
 def coverage(ev: Evidence, choices: Choices | None = None) -> pd.DataFrame:
-    """For each trial and outcome: ``arm-level``, ``derived`` or ``none``, and why.
+    """For each trial and outcome: ``arm-level``, ``derived``, ``none`` or ``excluded``, and why.
 
-    Ineligible trials are listed with their exclusion reason.
+    For a derived effect, ``reason`` says why the arm-level numbers could not be used.
     """
     ch = choices or Choices()
     rows = []
     for _, trial in ev.trials.iterrows():
         for outcome in ("depression", "anxiety"):
-            c = replace(ch, outcome=outcome)
             if trial["eligible"] != "yes":
-                rows.append({"trial_id": trial["trial_id"], "study": study_label(trial), "outcome": outcome,
-                             "status": "excluded", "reason": trial["exclusion_reason"]})
-                continue
-            arm_rows = ev.outcomes[(ev.outcomes["trial_id"] == trial["trial_id"])
-                                   & (ev.outcomes["outcome"] == outcome)]
-            rep = ev.reported_effects[(ev.reported_effects["trial_id"] == trial["trial_id"])
-                                      & (ev.reported_effects["outcome"] == outcome)]
-            out, why_arm = _arm_level(trial, arm_rows, c)
-            if out:
-                status, reason = "arm-level", ""
+                status, reason = "excluded", trial["exclusion_reason"]
             else:
-                out, why_der = _derived(trial, rep, c)
-                status = "derived" if out else "none"
-                reason = "" if out else "; ".join(dict.fromkeys(why_arm + why_der))
-                if out:
-                    reason = "arm-level: " + "; ".join(why_arm)
-            if status == "none" and arm_rows.empty and rep.empty:
-                reason = "no numbers for this outcome in the reachable sources (abstracts, registries, tables)"
+                status, _, why = _trial_result(ev, trial["trial_id"], outcome,
+                                               _per_trial(replace(ch, outcome=outcome)))
+                reason = "; ".join(why)
             rows.append({"trial_id": trial["trial_id"], "study": study_label(trial), "outcome": outcome,
                          "status": status, "reason": reason})
     return pd.DataFrame(rows)

@@ -18,6 +18,9 @@ from scipy import optimize, stats
 
 from . import _checks
 
+# The estimators offered in menus (EE last: it is the contrast, not the main model).
+METHODS_FOR_UI = ("REML", "DL", "PM", "ML", "SJ", "HE", "EE")
+
 # Convergence settings for the iterative estimators (REML, ML, PM, Q-profile).
 TOL = 1e-10
 MAXITER = 200

@@ -1,0 +1,87 @@
+"""Audit back-calculations on a simulated meta-analysis with a known answer; the multiverse."""
+import numpy as np
+import pandas as pd
+import pytest
+
+import gutmeta as gm
+from gutmeta import audit, multiverse
+from gutmeta.evidence import load_evidence
+
+
+def _simulated(seed=4, k=15, n_per_arm=30, delta=-0.6, tau=0.5):
+    """k trials of equal size, so the typical within-study variance is known."""
+    rng = np.random.default_rng(seed)
+    theta = rng.normal(delta, tau, k)
+    sd = 10.0
+    m1 = rng.normal(theta * sd, sd / np.sqrt(n_per_arm))
+    m2 = rng.normal(0, sd / np.sqrt(n_per_arm), k)
+    s1 = sd * np.sqrt(rng.chisquare(n_per_arm - 1, k) / (n_per_arm - 1))
+    s2 = sd * np.sqrt(rng.chisquare(n_per_arm - 1, k) / (n_per_arm - 1))
+    return gm.smd(m1, s1, np.full(k, n_per_arm), m2, s2, np.full(k, n_per_arm))
+
+
+def test_back_calculation_recovers_the_fitted_values():
+    k, n = 15, 30
+    yi, vi = _simulated(k=k, n_per_arm=n)
+    fit = gm.pool(yi, vi, method="DL")
+    # what a paper would print: rounded to 2 decimals (I2 to 1)
+    est, lo, hi, i2 = (round(fit.estimate, 2), round(fit.ci_low, 2), round(fit.ci_high, 2), round(fit.i2, 1))
+    se = audit.se_from_ci(lo, hi)
+    assert se == pytest.approx(fit.se, abs=0.01 / 3.92 * 2)
+    assert audit.p_from_ci(est, lo, hi) == pytest.approx(fit.pvalue, rel=0.3)
+    vt = audit.typical_smd_variance(2 * n * k, k, est)
+    assert vt == pytest.approx(np.mean(vi), rel=0.05)  # equal-size trials: the assumption holds
+    tau2 = audit.implied_tau2(i2, vt)
+    assert tau2 == pytest.approx(fit.tau2, rel=0.08)
+    pl, ph = audit.prediction_interval(est, se, tau2)  # z version, as metafor 3.8
+    assert pl == pytest.approx(fit.pi_low, abs=0.05) and ph == pytest.approx(fit.pi_high, abs=0.05)
+
+
+def test_implied_tau2_inverts_i2_exactly():
+    assert audit.implied_tau2(75.0, 0.1) == pytest.approx(0.3)
+    assert audit.implied_tau2(0.0, 0.1) == 0
+
+
+def test_ci_checks_flag_an_inconsistent_interval():
+    pub = pd.DataFrame([
+        dict(meta_analysis="a", outcome="depression", intervention="x", analysis="overall", measure="SMD", k=5,
+             n_total=200, estimate=-0.08, ci_low=-0.39, ci_high=-0.23, i2=np.nan, verified="yes"),
+        dict(meta_analysis="b", outcome="depression", intervention="x", analysis="overall", measure="SMD", k=5,
+             n_total=200, estimate=-1.76, ci_low=-2.42, ci_high=-1.10, i2=96.29, verified="yes"),
+    ])
+    out = audit.audit_published(pub).set_index("meta_analysis")
+    assert not out.loc["a", "ci_consistent"]  # estimate outside its own CI
+    assert out.loc["b", "ci_consistent"]
+    assert out.loc["b", "pi_low"] < -4 and out.loc["b", "pi_high"] > 0
+
+
+def test_arm_count_check():
+    ratio, excess = audit.arm_count_check(882, 523)
+    assert ratio == pytest.approx(882 / 523) and excess == 359
+
+
+def test_extraction_error_simulation_is_seeded_and_directional():
+    a = audit.simulate_extraction_errors(reps=20)
+    b = audit.simulate_extraction_errors(reps=20)
+    pd.testing.assert_frame_equal(a, b)
+    by = a.set_index("scenario")
+    assert by.loc["SE as SD, 5 trials", "i2"] > by.loc["clean", "i2"]
+    assert by.loc["SE as SD, 5 trials", "estimate"] < by.loc["clean", "estimate"]
+    assert by.loc["control counted twice, 5 trials", "k"] == by.loc["clean", "k"] + 5
+
+
+def test_multiverse_runs_every_specification():
+    ev = load_evidence()
+    specs = multiverse.specifications(ev)
+    n_data = np.prod([len(v) for v in multiverse.DATA_GRID.values()])
+    n_pool = np.prod([len(v) for v in multiverse.POOL_GRID.values()])
+    assert len(specs) == n_data * n_pool >= 100
+    ran = specs.dropna(subset=["estimate"])
+    assert len(ran) >= 100
+    assert ((ran["k"] >= 1) & ~((ran["test"] == "knha") & (ran["k"] < 2))).all()
+    # a specification's estimate equals pooling its own evidence directly
+    row = ran.iloc[len(ran) // 2]
+    choice = {c: row[c] for c in multiverse.DATA_GRID}
+    table = gm.effect_table(ev, **choice)
+    fit = gm.pool(table.yi, table.vi, method=row["method"], test=row["test"])
+    assert fit.estimate == pytest.approx(row["estimate"])
