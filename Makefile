@@ -1,5 +1,6 @@
 # Two entry points (see README): `make book` builds the book, executing every chapter;
 # `make test` runs every test. Both create the virtual environment they need.
+SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
@@ -14,7 +15,8 @@ $(STAMP): requirements.txt pyproject.toml
 
 book: $(STAMP)
 	rm -rf _build/html _build/.doctrees
-	$(BIN)/jupyter-book build -W -n --keep-going .
+	set -o pipefail; $(BIN)/jupyter-book build -W -n --keep-going . 2>&1 | tee _build.log; \
+	status=$$?; mkdir -p _build; mv _build.log _build/build.log; exit $$status
 
 # every test: the package and data tests, the chapters re-executed against their stored
 # outputs (nbval), then a fresh build of the book and a check of the built HTML

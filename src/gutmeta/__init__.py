@@ -14,7 +14,7 @@ from .regression import meta_regression, permutation_test
 from .report import fmt_ci, fmt_est, fmt_p, fmt_pct
 from .subgroups import subgroups
 from .evidence import EvidenceError, load_evidence
-from .extract import Choices, coverage, effect_table
+from .extract import Choices, coverage, effect_table, screening_counts
 from . import audit, explore, multiverse, plots, report  # noqa: E402
 
 __version__ = "0.1.0"

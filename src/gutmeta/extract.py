@@ -380,3 +380,19 @@ def coverage(ev: Evidence, choices: Choices | None = None) -> pd.DataFrame:
 
 def choices_dict(ch: Choices) -> dict:
     return asdict(ch)
+
+
+def screening_counts(ev: Evidence, choices: Choices | None = None) -> pd.DataFrame:
+    """PRISMA-style counts: candidates, exclusions by reason, eligible trials, and for each
+    outcome how many eligible trials have arm-level, derived or no usable numbers."""
+    cov = coverage(ev, choices)
+    t = ev.trials
+    rows = [("candidate trials (one row per trial)", len(t))]
+    for code, n in t.loc[t["eligible"] == "no", "exclusion_code"].value_counts().sort_index().items():
+        rows.append((f"excluded: {code.replace('_', ' ')}", int(n)))
+    rows.append(("eligible trials", int((t["eligible"] == "yes").sum())))
+    for outcome in ("depression", "anxiety"):
+        c = cov[(cov["outcome"] == outcome) & (cov["status"] != "excluded")]
+        for status in ("arm-level", "derived", "none"):
+            rows.append((f"{outcome}: {status}", int((c["status"] == status).sum())))
+    return pd.DataFrame(rows, columns=["stage", "trials"])

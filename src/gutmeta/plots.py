@@ -23,13 +23,18 @@ def forest_plot(yi, vi, *, labels=None, fit=None, xlabel="Hedges' g (negative = 
                 title=None, level=0.95, annotate=True):
     """Forest plot: study estimates with CIs (square area ~ weight), pooled diamond and
     prediction interval (dashed line) when ``fit`` (a :class:`~gutmeta.pooling.PoolResult`) is given.
+    With ``annotate``, a panel on the right lists each estimate, its CI and its weight.
     """
     y, v, labs = _checks.effects(yi, vi, labels)
     k = len(y)
     z = stats.norm.ppf(1 - (1 - level) / 2)
     lo, hi = y - z * np.sqrt(v), y + z * np.sqrt(v)
     weights = fit.weights if fit is not None else 100 * (1 / v) / np.sum(1 / v)
-    fig, ax = _figure(9, 1.2 + 0.38 * (k + 3))
+    with sns.axes_style(STYLE):
+        fig, axes = plt.subplots(1, 2 if annotate else 1, figsize=(10 if annotate else 8, 1.6 + 0.42 * (k + 2)),
+                                 layout="constrained", sharey=True,
+                                 gridspec_kw={"width_ratios": [3, 1.4]} if annotate else None)
+    ax = axes[0] if annotate else axes
     rows = np.arange(k)[::-1] + 2
     ax.hlines(rows, lo, hi, color="0.25", lw=1.2)
     ax.scatter(y, rows, s=20 + 6 * weights, marker="s", color=PALETTE[0], zorder=3)
@@ -52,16 +57,17 @@ def forest_plot(yi, vi, *, labels=None, fit=None, xlabel="Hedges' g (negative = 
     span = max(xs) - min(xs)
     ax.set_xlim(min(xs) - 0.05 * span, max(xs) + 0.05 * span)
     if annotate:
-        text_x = 1.02
+        side = axes[1]
+        side.set_axis_off()
+        side.set_xlim(0, 1)
+        side.text(0, k + 2.0, f"{'g':>6} {int(level * 100)}% CI         weight", fontsize=8,
+                  family="monospace", va="center", weight="bold")
         for r_, yy, l_, h_, w_ in zip(rows, y, lo, hi, weights):
-            ax.text(text_x, r_, f"{yy:6.2f} [{l_:5.2f}, {h_:5.2f}] {w_:5.1f}%",
-                    transform=ax.get_yaxis_transform(), va="center", fontsize=8, family="monospace")
+            side.text(0, r_, f"{yy:6.2f} [{l_:5.2f}, {h_:5.2f}] {w_:5.1f}%", fontsize=8, family="monospace",
+                      va="center")
         if fit is not None:
-            ax.text(text_x, 0.5, f"{fit.estimate:6.2f} [{fit.ci_low:5.2f}, {fit.ci_high:5.2f}]",
-                    transform=ax.get_yaxis_transform(), va="center", fontsize=8, family="monospace",
-                    weight="bold")
-        ax.text(text_x, k + 2.0, "  g     95% CI        weight", transform=ax.get_yaxis_transform(),
-                va="center", fontsize=8, family="monospace")
+            side.text(0, 0.5, f"{fit.estimate:6.2f} [{fit.ci_low:5.2f}, {fit.ci_high:5.2f}]", fontsize=8,
+                      family="monospace", va="center", weight="bold")
     if title:
         ax.set_title(title)
     return fig
