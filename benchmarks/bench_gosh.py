@@ -19,7 +19,7 @@ import gutmeta as gm
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "reference" / "datasets" / "raudenbush1985.csv"
-R_SAMPLE = 20_000
+R_SAMPLE = 5_000
 
 R_SCRIPT = f"""
 suppressMessages(library(metafor))

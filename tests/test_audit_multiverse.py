@@ -85,3 +85,31 @@ def test_multiverse_runs_every_specification():
     table = gm.effect_table(ev, **choice)
     fit = gm.pool(table.yi, table.vi, method=row["method"], test=row["test"])
     assert fit.estimate == pytest.approx(row["estimate"])
+
+
+def test_p_consistency_allows_for_rounding_and_flags_real_conflicts():
+    # exact z test, then everything rounded as a paper would print it
+    est, se = -0.38, 0.1
+    lo, hi = round(est - 1.96 * se, 2), round(est + 1.96 * se, 2)
+    p = 2 * __import__("scipy").stats.norm.sf(abs(est) / se)
+    assert audit.p_consistent(f"{p:.3f}", est, lo, hi) is True
+    assert audit.p_consistent("< 0.001", est, lo, hi) is True
+    assert audit.p_consistent("0.62", -0.08, -0.39, -0.23) is False   # Dai 2025, prebiotic row
+    assert audit.p_consistent("0.30", est, lo, hi) is False
+    assert audit.p_consistent("", est, lo, hi) is None
+
+
+def test_count_checks_find_a_trial_in_two_analyses():
+    pub = pd.DataFrame([
+        dict(meta_analysis="x", outcome="both", intervention="any", analysis="review: trials with data", k=20,
+             verified="yes"),
+        dict(meta_analysis="x", outcome="depression", intervention="probiotic", analysis="overall", k=18,
+             verified="yes"),
+        dict(meta_analysis="x", outcome="depression", intervention="prebiotic", analysis="overall", k=3,
+             verified="yes"),
+        dict(meta_analysis="x", outcome="anxiety", intervention="probiotic", analysis="overall", k=9,
+             verified="yes"),
+    ])
+    out = audit.count_checks(pub).set_index("outcome")
+    assert out.loc["depression", "at_least_counted_twice"] == 1
+    assert out.loc["anxiety", "at_least_counted_twice"] == 0

@@ -174,3 +174,12 @@ def test_corruption_count():
 
 def test_public_name():
     assert gm.load_evidence is load_evidence
+
+
+def test_every_trial_is_in_the_bibliography_and_cited_in_the_data_chapter():
+    root = Path(__file__).resolve().parents[1]
+    bib = (root / "references.bib").read_text(encoding="utf-8")
+    chapter = (root / "chapters" / "data.ipynb").read_text(encoding="utf-8")
+    for tid in load_evidence(DATA).trials["trial_id"]:
+        assert f"{{{tid}," in bib, tid
+        assert tid in chapter, tid

@@ -61,11 +61,44 @@ def prediction_interval(estimate, se, tau2, k=None, level=0.95):
     return estimate - half, estimate + half
 
 
+def _decimals(x: float) -> int:
+    text = repr(float(x))
+    return len(text.split(".")[1].rstrip("0")) if "." in text and "e" not in text else 0
+
+
+def p_consistent(printed: str, estimate: float, low: float, high: float) -> bool | None:
+    """Is a printed p-value compatible with the printed estimate and CI?
+
+    The CI bounds are known only to their printed decimals, so the implied p is a range (each
+    bound moved by half a unit of its last digit); an exact printed p is a range too (half a
+    unit of its last digit). ``"< x"`` is compatible when the smallest implied p is below x.
+    Returns None when nothing is printed or it cannot be read.
+    """
+    text = str(printed).replace(" ", "")
+    if not text:
+        return None
+    bound = text.startswith("<")
+    try:
+        value = float(text.lstrip("<=").lstrip("P=").lstrip("p="))
+    except ValueError:
+        return None
+    d = max(_decimals(low), _decimals(high))
+    h = 0.5 * 10.0 ** (-d)
+    ses = [se_from_ci(low + a, high + b) for a in (-h, h) for b in (-h, h)]
+    ests = [estimate - h, estimate + h]
+    ps = [float(p_from_ci(e, e - 1.959963984540054 * s, e + 1.959963984540054 * s)) for e in ests for s in ses]
+    p_lo, p_hi = min(ps), max(ps)
+    if bound:
+        return p_lo < value
+    dp = _decimals(value)
+    return not (p_hi < value - 0.5 * 10.0 ** (-dp) or p_lo > value + 0.5 * 10.0 ** (-dp))
+
+
 def audit_published(published: pd.DataFrame, *, digits: int = 2) -> pd.DataFrame:
     """Back-calculations and consistency checks for each printed pooled SMD.
 
-    For rows with an estimate and a CI: the implied SE, the p-value that the CI implies, the
-    CI's asymmetry (flagged when larger than the rounding of ``digits`` decimals allows,
+    For rows with an estimate and a CI: the implied SE, the p-value that the CI implies and
+    whether a printed p agrees with it (:func:`p_consistent`), the CI's asymmetry (flagged when larger than the rounding of ``digits`` decimals allows,
     ``2 * 0.5 * 10^-digits``), and, where I2, k and n are printed, the implied tau2 and 95%
     prediction interval under the equal-study assumption of :func:`typical_smd_variance`.
     """
@@ -81,6 +114,7 @@ def audit_published(published: pd.DataFrame, *, digits: int = 2) -> pd.DataFrame
                "analysis": r["analysis"], "measure": r["measure"], "k": r["k"], "estimate": est, "ci_low": lo,
                "ci_high": hi, "se": se, "implied_p": float(p_from_ci(est, lo, hi)), "ci_asymmetry": asym,
                "ci_consistent": bool(abs(asym) <= tol + 1e-12 and lo <= est <= hi),
+               "printed_p": r.get("p", ""), "p_consistent": p_consistent(r.get("p", ""), est, lo, hi),
                "i2": r["i2"], "vt": np.nan, "implied_tau2": np.nan, "pi_low": np.nan, "pi_high": np.nan,
                "verified": r["verified"]}
         if np.isfinite(r["i2"]) and np.isfinite(r["k"]) and np.isfinite(r["n_total"]) and r["k"] >= 3 \
@@ -190,4 +224,27 @@ def simulate_extraction_errors(setup: SimulationSetup | None = None, *, method="
                      "tau2": float(np.median([f.tau2 for f in fits])),
                      "share_i2_over_90": float(np.mean([f.i2 > 90 for f in fits])),
                      "k": int(np.median([f.k for f in fits]))})
+    return pd.DataFrame(rows)
+
+
+def count_checks(published: pd.DataFrame) -> pd.DataFrame:
+    """Do a meta-analysis's per-intervention trial counts add up to its total?
+
+    For each meta-analysis that prints the number of trials with data for meta-analysis
+    (an ``analysis`` starting with "review: trials with data"), the ``k`` of its overall
+    per-intervention analyses of one outcome are summed. A sum above the total means that at
+    least ``sum - total`` trials entered two analyses of that outcome, as a multi-arm trial
+    with, say, a probiotic and a prebiotic arm against one placebo group does.
+    """
+    rows = []
+    totals = published[published["analysis"].str.startswith("review: trials with data")]
+    for _, t in totals.iterrows():
+        own = published[(published["meta_analysis"] == t["meta_analysis"]) & (published["analysis"] == "overall")
+                        & (published["verified"] == "yes")]
+        for outcome, sub in own.groupby("outcome"):
+            parts = " + ".join(f"{int(k)} {i}" for i, k in zip(sub["intervention"], sub["k"]))
+            total_k = float(sub["k"].sum())
+            rows.append({"meta_analysis": t["meta_analysis"], "outcome": outcome, "analyses": parts,
+                         "sum_of_k": int(total_k), "trials_with_data": int(t["k"]),
+                         "at_least_counted_twice": int(max(0, total_k - t["k"]))})
     return pd.DataFrame(rows)

@@ -120,8 +120,13 @@ class SubgroupExplorer(_Explorer):
         return "; ".join(parts) + f". Q_between = {fit.q_between:.2f}, df = {fit.df}, p = {fit.pvalue:.3f}"
 
     def figure(self, fit):
-        if fit is None:
-            return None
+        if fit is None:  # one subgroup only: show the trials, labelled by their level
+            sel = self.selected()
+            if sel.empty:
+                return None
+            labels = sel["study"] + " [" + sel[self.moderator.value].astype(str) + "]"
+            return plots.forest_plot(sel["yi"], sel["vi"], labels=labels,
+                                     title=f"{self.moderator.value}: a single subgroup")
         t = fit.table.reset_index()
         t["label"] = [f"{g} (k = {int(k)})" for g, k in zip(t["group"], t["k"])]
         return plots.estimates_plot(t, title=f"Subgroups by {self.moderator.value}")

@@ -106,16 +106,15 @@ def _subset_masks(k, n_subsets=None, seed=None):
                 ids = np.unique(np.concatenate([ids, more]))
             ids = rng.choice(ids, size=n_subsets, replace=False)
             ids.sort()
-    bits = (ids[:, None] >> np.arange(k, dtype=np.int64)) & 1
+    # bit i of a subset id says whether study i is in; unpack the ids' bytes (little-endian)
+    raw = np.ascontiguousarray(ids.astype("<u8")).view(np.uint8).reshape(len(ids), 8)
+    bits = np.unpackbits(raw, axis=1, bitorder="little")[:, :k]
     return ids, bits.astype(np.float64)
 
 
 def _gosh_ee(M, y, v):
     w = 1.0 / v
-    sw = M @ w
-    swy = M @ (w * y)
-    swyy = M @ (w * y * y)
-    sww = M @ (w * w)
+    sw, swy, swyy, sww = (M @ np.column_stack([w, w * y, w * y * y, w * w])).T
     est = swy / sw
     q = np.maximum(swyy - swy**2 / sw, 0.0)
     return est, q, sw, sww
@@ -226,7 +225,8 @@ def gosh(yi, vi, *, method="EE", n_subsets=None, seed=20251127, max_k=GOSH_EXHAU
         est = (W @ y) / W.sum(1)
         with np.errstate(divide="ignore", invalid="ignore"):
             i2 = np.where(df > 0, 100 * tau2 / (vt + tau2), 0.0)
-    out = pd.DataFrame({"subset_id": ids, "k": kk.astype(int), "estimate": est, "i2": i2,
-                        "tau2": tau2, "q": q, "converged": converged})
-    member = pd.DataFrame(M.astype(bool), columns=labs)
-    return pd.concat([out, member], axis=1)
+    columns = {"subset_id": ids, "k": kk.astype(int), "estimate": est, "i2": i2, "tau2": tau2, "q": q,
+               "converged": converged}
+    member = M.astype(bool)
+    columns.update({lab: member[:, j] for j, lab in enumerate(labs)})
+    return pd.DataFrame(columns, copy=False)
