@@ -18,12 +18,17 @@ book: $(STAMP)
 	set -o pipefail; $(BIN)/jupyter-book build -W -n --keep-going . 2>&1 | tee _build.log; \
 	status=$$?; mkdir -p _build; mv _build.log _build/build.log; exit $$status
 
-# every test: the package and data tests, the chapters re-executed against their stored
-# outputs (nbval), then a fresh build of the book and a check of the built HTML
+# every test: the package and data tests; then, side by side on the two cores, the chapters
+# re-executed against their stored outputs (nbval) and a fresh build of the book; then a check
+# of the built HTML
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
-	$(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/sanitize.cfg --nbval-current-env chapters
-	$(MAKE) book
+	mkdir -p _build
+	$(MAKE) --no-print-directory book > _build/make-book.log 2>&1 & book=$$!; \
+	$(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/sanitize.cfg --nbval-current-env chapters; \
+	nb=$$?; wait $$book; bk=$$?; \
+	if [ $$bk -ne 0 ]; then tail -n 40 _build/make-book.log; echo "book build failed"; fi; \
+	test $$nb -eq 0 && test $$bk -eq 0
 	$(BIN)/python -m pytest tests/html_check.py
 
 # re-execute the chapters in place so that their stored outputs are current
