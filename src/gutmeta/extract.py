@@ -155,17 +155,19 @@ def _arm_level(trial, rows: pd.DataFrame, ch: Choices):
               .sort_values("rank", kind="stable")["scale"].drop_duplicates())
     bases = [ch.prefer, "change" if ch.prefer == "post" else "post"]
     for scale in scales:
+        tried = False
         for basis in bases:
             sel = rows[(rows["scale"] == scale) & (rows["timepoint"] == basis)]
             if sel.empty:
                 continue
+            tried = True
             week = sel["week"].max()
             sel = sel[sel["week"] == week] if np.isfinite(week) else sel
             out, why = _comparisons(trial, sel, ch)
             if out:
                 return out, []
             reasons.append(f"{scale} {basis}: {why}")
-        if not reasons:
+        if not tried:
             reasons.append(f"{scale}: only baseline values printed")
     return [], reasons
 
