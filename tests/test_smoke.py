@@ -16,6 +16,12 @@ def test_printing(dataset):
         assert "Model Results" in text and "Q(df = 12)" in text
     assert "Test of Moderators" in str(gm.meta_regression(d.yi, d.vi, d[["ablat"]]))
     assert "Test for subgroup differences" in str(gm.subgroups(d.yi, d.vi, d.alloc))
+    assert "Funnel Plot Asymmetry: z =" in str(gm.egger_test(d.yi, d.vi))
+    assert "(df = 11)" in str(gm.egger_test(d.yi, d.vi, model="lm"))
+    assert "Kendall's tau" in str(gm.rank_test(d.yi, d.vi))
+    tf = gm.trim_and_fill(d.yi, d.vi, method="EE")
+    assert f"missing studies on the {tf.side} side: {tf.k0}" in str(tf)
+    assert "Conditional estimate" in str(gm.pet_peese(d.yi, d.vi))
 
 
 def test_formatters():

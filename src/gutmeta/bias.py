@@ -29,6 +29,11 @@ class EggerResult:
     method: str
     test: str
 
+    def __str__(self) -> str:
+        from .report import format_egger
+
+        return format_egger(self)
+
 
 def egger_test(yi, vi, *, method="REML", test="z", model="rma", labels=None):
     """Egger's regression test for funnel-plot asymmetry.
@@ -67,6 +72,11 @@ class RankTestResult:
     pvalue: float
     exact: bool
 
+    def __str__(self) -> str:
+        from .report import format_rank
+
+        return format_rank(self)
+
 
 def rank_test(yi, vi, *, labels=None):
     """Begg & Mazumdar (1994, Biometrics 50:1088) rank correlation test.
@@ -98,6 +108,11 @@ class TrimFillResult:
     fit: PoolResult
     filled_yi: np.ndarray = field(repr=False)
     filled_vi: np.ndarray = field(repr=False)
+
+    def __str__(self) -> str:
+        from .report import format_trimfill
+
+        return format_trimfill(self)
 
 
 def trim_and_fill(yi, vi, *, method="REML", estimator="L0", side=None, test="z", maxiter=100,
@@ -182,6 +197,11 @@ class PetPeeseResult:
     peese_pvalue: float
     chosen: str
     estimate: float
+
+    def __str__(self) -> str:
+        from .report import format_pet_peese
+
+        return format_pet_peese(self)
 
 
 def pet_peese(yi, vi, *, alpha=0.10, labels=None):

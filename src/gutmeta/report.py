@@ -135,3 +135,42 @@ def table_for_display(frame, digits: int = 2):
         if out[col].dtype.kind == "f":
             out[col] = out[col].round(digits)
     return out
+
+
+def format_egger(r) -> str:
+    """Print an :class:`~gutmeta.bias.EggerResult` as metafor's ``regtest`` does."""
+    model = ("mixed-effects meta-regression model" if r.model == "rma"
+             else "weighted regression with multiplicative dispersion")
+    stat = "t" if r.test in ("knha", "t") else "z"
+    df = f" (df = {r.df:.0f})" if stat == "t" else ""
+    lo, hi = r.limit_ci
+    return "\n".join([
+        "Regression Test for Funnel Plot Asymmetry", "",
+        f"Model:     {model}", "Predictor: standard error", "",
+        f"Test for Funnel Plot Asymmetry: {stat} = {r.statistic:.4f}{df}, p = {r.pvalue:.4f}",
+        f"Limit Estimate (as sei -> 0):   b = {r.limit_estimate:.4f} (CI: {lo:.4f}, {hi:.4f})",
+    ])
+
+
+def format_rank(r) -> str:
+    """Print a :class:`~gutmeta.bias.RankTestResult` as metafor's ``ranktest`` does."""
+    kind = "exact" if r.exact else "normal approximation"
+    return "\n".join(["Rank Correlation Test for Funnel Plot Asymmetry", "",
+                      f"Kendall's tau = {r.tau:.4f}, p = {r.pvalue:.4f} ({kind})"])
+
+
+def format_trimfill(r) -> str:
+    """Print a :class:`~gutmeta.bias.TrimFillResult` as metafor's ``trimfill`` does."""
+    head = (f"Estimated number of missing studies on the {r.side} side: {r.k0} "
+            f"(SE = {r.se_k0:.4f}; estimator {r.estimator})")
+    return head + "\n\n" + format_pool(r.fit)
+
+
+def format_pet_peese(r) -> str:
+    """Print a :class:`~gutmeta.bias.PetPeeseResult`."""
+    return "\n".join([
+        "PET-PEESE (weighted least squares, weights 1/vi)", "",
+        f"PET   intercept (y ~ sei): {r.pet:.4f} (SE = {r.pet_se:.4f}), p = {r.pet_pvalue:.4f}",
+        f"PEESE intercept (y ~ vi):  {r.peese:.4f} (SE = {r.peese_se:.4f}), p = {r.peese_pvalue:.4f}",
+        f"Conditional estimate ({r.chosen}): {r.estimate:.4f}",
+    ])
