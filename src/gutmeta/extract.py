@@ -8,7 +8,7 @@ to its source. :func:`coverage` says, per trial and outcome, what could be used 
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -76,15 +76,13 @@ def _eligible(ev: Evidence, ch: Choices) -> tuple:
 
 @functools.lru_cache(maxsize=64)
 def _eligible_ids(ev: Evidence, include_cointervention, exclude_open_label, exclude_high_risk) -> tuple:
-    ch = Choices(include_cointervention=include_cointervention, exclude_open_label=exclude_open_label,
-                 exclude_high_risk=exclude_high_risk)
     t = ev.trials
     keep = t["eligible"] == "yes"
-    if ch.include_cointervention:
+    if include_cointervention:
         keep |= t["exclusion_code"] == "co_intervention"
-    if ch.exclude_open_label:
+    if exclude_open_label:
         keep &= t["blinding"] != "open-label"
-    if ch.exclude_high_risk:
+    if exclude_high_risk:
         high = set(ev.risk_of_bias.query("domain == 'overall' and judgement == 'high'")["trial_id"])
         keep &= ~t["trial_id"].isin(high)
     return tuple(t.loc[keep, "trial_id"])
@@ -379,9 +377,6 @@ def coverage(ev: Evidence, choices: Choices | None = None) -> pd.DataFrame:
                          "status": status, "reason": reason})
     return pd.DataFrame(rows)
 
-
-def choices_dict(ch: Choices) -> dict:
-    return asdict(ch)
 
 
 def screening_counts(ev: Evidence, choices: Choices | None = None) -> pd.DataFrame:

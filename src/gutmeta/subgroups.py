@@ -58,6 +58,8 @@ def subgroups(yi, vi, groups, *, method="REML", test="z", level=0.95, labels=Non
             raise ValueError(f"{labs[i]}: field 'group' is missing")
     g = g.astype(str)
     levels = sorted(set(g))
+    if len(levels) < 2:
+        raise ValueError("subgroups needs at least two groups")
     rows = []
     for lev in levels:
         m = g == lev
@@ -66,8 +68,6 @@ def subgroups(yi, vi, groups, *, method="REML", test="z", level=0.95, labels=Non
                      "ci_high": r.ci_high, "pvalue": r.pvalue, "tau2": r.tau2, "i2": r.i2,
                      "q": r.q, "pi_low": r.pi_low, "pi_high": r.pi_high})
     table = pd.DataFrame(rows).set_index("group")
-    if len(levels) < 2:
-        raise ValueError("subgroups needs at least two groups")
     est, se = table["estimate"].to_numpy(), table["se"].to_numpy()
     w = 1 / se**2
     qb = float(np.sum(w * (est - np.sum(w * est) / np.sum(w)) ** 2))
