@@ -1,4 +1,5 @@
 """From evidence rows to effect sizes: choices, multi-arm handling, derived effects, coverage."""
+import json
 import shutil
 from pathlib import Path
 
@@ -107,3 +108,100 @@ def test_coverage_explains_every_gap():
 def test_choices_are_validated():
     with pytest.raises(ValueError, match="Choices.prefer"):
         gm.Choices(prefer="baseline")
+
+
+# ----------------------------------------------------------------------------- routes (issue 9)
+
+ALL_ROUTE_CHOICES = [dict(), dict(include_secondary=True), dict(undirected="words"), dict(total_split="stated"),
+                     dict(multi_arm="combine"), dict(unlabelled_as="SE"), dict(scale_order="self_first"),
+                     dict(prefer="change"), dict(include_cointervention=True)]
+
+
+@pytest.mark.parametrize("outcome", ["depression", "anxiety"])
+@pytest.mark.parametrize("choice", ALL_ROUTE_CHOICES, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()) or "main")
+def test_every_effect_recomputes_from_its_printed_numbers(outcome, choice):
+    """Each row's yi and vi follow from its recorded inputs through its named route."""
+    t = gm.effect_table(load_evidence(DATA), outcome=outcome, **choice)
+    assert len(t) > 0 or outcome == "anxiety"
+    for _, row in t.iterrows():
+        yi, vi = gm.extract.recompute(row)
+        assert yi == pytest.approx(row["yi"], rel=1e-12, abs=1e-15) and vi == pytest.approx(row["vi"], rel=1e-12)
+        assert row["route"] in gm.routes.BY_LABEL and row["derived"] == (row["route"] != "means+SD->g")
+
+
+def test_main_depression_analysis_reaches_the_leads():
+    ev = load_evidence(DATA)
+    t = gm.effect_table(ev).set_index("trial_id")
+    assert {"akkasheh_2016", "romijn_2017", "ghorbani_2018", "majeed_2018", "vaghef_mehrabany_2021", "lin_2024",
+            "nikolova_2023", "zhang_2021"} <= set(t.index)
+    assert t.loc["romijn_2017", "route"] == "responders->OR->SMD"
+    assert t.loc["majeed_2018", "steps"] == "total split (stated)"
+    assert t.loc["vaghef_mehrabany_2021", "yi"] == 0 and t.loc["lin_2024", "route"] == "no direction->g=0"
+    assert not t["secondary"].any()  # third-party numbers are not used by default
+
+
+def test_secondary_numbers_only_on_request():
+    ev = load_evidence(DATA)
+    main = gm.effect_table(ev).set_index("trial_id")
+    sec = gm.effect_table(ev, include_secondary=True).set_index("trial_id")
+    assert "pinto_sanchez_2017" not in main.index and sec.loc["pinto_sanchez_2017", "route"] == "responders->OR->SMD"
+    # Romijn's per-arm sizes are from a review table: by default they come from the printed total instead
+    assert main.loc["romijn_2017", "steps"] == "total split (assumed)"
+    assert sec.loc["romijn_2017", "steps"] == "n from trial"
+    cov = gm.coverage(ev).set_index(["trial_id", "outcome"])
+    assert "secondary" in cov.loc[("pinto_sanchez_2017", "depression"), "reason"]
+
+
+@pytest.mark.parametrize("field,value,trial", [
+    ("use_responders", False, "romijn_2017"), ("undirected", "exclude", "lin_2024"),
+    ("total_split", "none", "majeed_2018"), ("include_derived", False, "nikolova_2023")])
+def test_each_route_can_be_switched_off(field, value, trial):
+    ev = load_evidence(DATA)
+    assert trial in set(gm.effect_table(ev).trial_id)
+    assert trial not in set(gm.effect_table(ev, **{field: value}).trial_id)
+    reason = gm.coverage(ev, gm.Choices(**{field: value})).set_index(["trial_id", "outcome"]).loc[(trial, "depression"), "reason"]
+    assert reason  # the coverage table says why
+
+
+def test_stated_split_only_where_allocation_is_printed():
+    ev = load_evidence(DATA)
+    stated = set(gm.effect_table(ev, total_split="stated").trial_id)
+    assert "majeed_2018" in stated and "ghorbani_2018" not in stated and "lin_2024" not in stated
+
+
+def test_undirected_words_uses_the_authors_sign(synthetic):
+    ev = synthetic
+    rep = ev.reported_effects.copy()
+    m = rep.trial_id == "lin_2024"
+    rep.loc[m, ["words_favour", "words_quote"]] = ["control", "made-up words for this test"]
+    from dataclasses import replace
+    ev2 = replace(ev, reported_effects=rep)
+    row = gm.effect_table(ev2, undirected="words").set_index("trial_id").loc["lin_2024"]
+    assert row["route"] == "exact p->t->g" and row["yi"] > 0 and "authors' words" in row["conversions"]
+    assert "lin_2024" not in set(gm.effect_table(ev, undirected="words").trial_id)
+
+
+def test_donor_sd_imputation(synthetic):
+    """A mean without SD borrows the pooled SD of other trials on the same instrument, named."""
+    from dataclasses import replace
+    out = synthetic.outcomes.copy()
+    m = (out.trial_id == "threearm_2020")
+    out.loc[m & (out.arm == "prebiotic"), "spread"] = np.nan
+    out.loc[m & (out.arm == "prebiotic"), "spread_kind"] = ""
+    # a second trial on BDI-II supplies the donor SDs (4.0/5.0 from the other arms of threearm are same-trial)
+    ev2 = replace(synthetic, outcomes=out)
+    t = gm.effect_table(ev2, multi_arm="split").set_index("comparison")
+    assert "prebiotic vs placebo" not in t.index  # no other trial on BDI-II prints an SD: no donor
+    extra = out[m].copy()
+    extra["trial_id"] = "akkasheh_2016"
+    extra = extra[extra.arm != "prebiotic"]
+    ev3 = replace(synthetic, outcomes=pd.concat([out, extra], ignore_index=True))
+    from gutmeta import extract
+    extract._index.cache_clear(); extract._trial_result.cache_clear()
+    t = gm.effect_table(ev3, multi_arm="split")
+    row = t[(t.trial_id == "threearm_2020") & t.comparison.str.startswith("prebiotic")].iloc[0]
+    want = gm.routes.pooled_sd([4.0, 5.0], [20, 30])
+    assert "SD imputed" in row["steps"] and "akkasheh_2016" in row["conversions"]
+    assert json.loads(row["inputs"])["sd1"] == pytest.approx(want)
+    assert "threearm_2020" not in set(gm.effect_table(ev3, impute_sd=False, multi_arm="split").query(
+        "comparison.str.startswith('prebiotic')", engine="python").trial_id)

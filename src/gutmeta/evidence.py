@@ -8,6 +8,8 @@ The loader only reads; it writes nothing.
 """
 from __future__ import annotations
 
+import csv
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-FILES = ("trials.csv", "outcomes.csv", "reported_effects.csv", "risk_of_bias.csv",
+FILES = ("trials.csv", "outcomes.csv", "reported_effects.csv", "responders.csv", "risk_of_bias.csv",
          "published_results.csv")
 SOURCE_ID = re.compile(r"(PMID:\d+|PMC:PMC\d+|DOI:10\.\S+|NCT\d{8}|IRCT\w+|ChiCTR\w+|ACTRN\d+|UMIN\d+|"
                        r"ISRCTN\d+|CTRI/\S+|https?://\S+)")
@@ -36,6 +38,7 @@ class Evidence:
     trials: pd.DataFrame
     outcomes: pd.DataFrame
     reported_effects: pd.DataFrame
+    responders: pd.DataFrame
     risk_of_bias: pd.DataFrame
     published: pd.DataFrame
     dictionary: pd.DataFrame
@@ -49,9 +52,13 @@ def _where(file, line, row, column):
 
 
 def _parse_range(spec: str):
-    """``"2-10000"`` -> (2, 10000); ``">0"`` -> (0, inf, strict); ``">=0"``."""
+    """``"2-10000"`` -> (2, 10000); ``">0"`` -> (0, inf, strict); ``">=0"``; interval
+    notation ``"(0, 1000]"`` or ``"[-1000, 1000]"`` (the upper end is always inclusive)."""
     if not spec:
         return None
+    if spec[0] in "([" and spec.endswith("]"):
+        lo, hi = (float(x) for x in spec[1:-1].split(","))
+        return lo, hi, spec[0] == "("
     if spec.startswith(">="):
         return float(spec[2:]), np.inf, False
     if spec.startswith(">"):
@@ -150,8 +157,18 @@ def _row_rules(name, frame, problems, trial_ids):
                     problems.append(f"{where('spread_low')}: {lo:g} is not below spread_high {hi:g}")
             if not kind and (row["spread"].strip() or row["spread_low"].strip()):
                 problems.append(f"{where('spread_kind')}: a dispersion value is given without its kind")
+        if name == "responders.csv":
+            events, n = _num(row["events"]), _num(row["n"])
+            if not np.isnan(n) and events > n:
+                problems.append(f"{where('events')}: {row['events']} responders in an arm of {row['n']}")
         if name == "reported_effects.csv":
             value = _num(row["value"])
+            if np.isnan(value) and row["statistic"] != "ns":
+                problems.append(f"{where('value')}: is empty but required for statistic {row['statistic']}")
+            if row["statistic"] == "d_range" and np.isnan(_num(row["value_high"])):
+                problems.append(f"{where('value_high')}: is empty but required for statistic d_range")
+            if row["statistic"] == "p_bound" and not (0 < value <= 1):
+                problems.append(f"{where('value')}: a p bound must be in (0, 1] (got {row['value']})")
             if row["statistic"] == "p" and not (0 < value <= 1):
                 problems.append(f"{where('value')}: a p-value must be in (0, 1] (got {row['value']})")
             if row["statistic"] == "F" and value < 0:
@@ -165,6 +182,7 @@ def _row_rules(name, frame, problems, trial_ids):
 
 
 KEYS = {"outcomes.csv": ["trial_id", "outcome", "scale", "timepoint", "week", "arm", "source"],
+        "responders.csv": ["trial_id", "outcome", "scale", "definition", "arm"],
         "risk_of_bias.csv": ["trial_id", "domain"]}
 
 
@@ -187,6 +205,44 @@ def _typed(frame: pd.DataFrame, spec: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _read_csv(file: Path) -> pd.DataFrame:
+    """Read one CSV file as text cells, or raise :class:`EvidenceError` naming the file and line.
+
+    The file must be UTF-8 (a byte-order mark is allowed), non-empty, with a header, balanced
+    quotes and the header's number of fields on every line. Blank lines are skipped (as
+    pandas does), so the line numbers of later messages assume none.
+    """
+    name = file.name
+    data = file.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise EvidenceError([f"{name}, line {line}: not valid UTF-8 (byte {data[err.start]:#04x} at "
+                             f"offset {err.start}); save the file as UTF-8"]) from None
+    if not text.strip():
+        raise EvidenceError([f"{name}: the file is empty (no header line)"])
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows = []
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as err:
+            raise EvidenceError([f"{name}, line {start}: malformed CSV ({err}); the record that "
+                                 "starts here has an unbalanced double quote"]) from None
+        if row:
+            rows.append((start, row))
+    header = rows[0][1]
+    for line, row in rows[1:]:
+        if len(row) != len(header):
+            raise EvidenceError([f"{name}, line {line}: {len(row)} fields, but the header has "
+                                 f"{len(header)} (an unquoted comma or a missing field?)"])
+    return pd.DataFrame([r for _, r in rows[1:]], columns=header, dtype=str)
+
+
 def load_evidence(path=None) -> Evidence:
     """Read, validate and type the five evidence files.
 
@@ -201,7 +257,7 @@ def load_evidence(path=None) -> Evidence:
         Listing every problem, each naming the file, line, trial and column.
     """
     path = Path(path) if path is not None else DEFAULT_DIR
-    dictionary = pd.read_csv(path / "dictionary.csv", dtype=str, keep_default_na=False)
+    dictionary = _read_csv(path / "dictionary.csv")
     problems: list[str] = []
     raw = {}
     for name in FILES:
@@ -209,7 +265,7 @@ def load_evidence(path=None) -> Evidence:
         if not file.exists():
             problems.append(f"{name}: file is missing")
             continue
-        frame = pd.read_csv(file, dtype=str, keep_default_na=False)
+        frame = _read_csv(file)
         raw[name] = frame
         _validate_file(name, frame, dictionary[dictionary.file == name], problems)
     if problems:
@@ -222,5 +278,6 @@ def load_evidence(path=None) -> Evidence:
         raise EvidenceError(problems)
     typed = {name: _typed(frame, dictionary[dictionary.file == name]) for name, frame in raw.items()}
     return Evidence(trials=typed["trials.csv"], outcomes=typed["outcomes.csv"],
-                    reported_effects=typed["reported_effects.csv"], risk_of_bias=typed["risk_of_bias.csv"],
+                    reported_effects=typed["reported_effects.csv"], responders=typed["responders.csv"],
+                    risk_of_bias=typed["risk_of_bias.csv"],
                     published=typed["published_results.csv"], dictionary=dictionary, path=path)
