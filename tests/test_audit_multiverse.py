@@ -70,21 +70,54 @@ def test_extraction_error_simulation_is_seeded_and_directional():
     assert by.loc["control counted twice, 5 trials", "k"] == by.loc["clean", "k"] + 5
 
 
-def test_multiverse_runs_every_specification():
-    ev = load_evidence()
-    specs = multiverse.specifications(ev)
+@pytest.fixture(scope="module")
+def mv():
+    return multiverse.run(load_evidence(), outcome="depression")
+
+
+def test_multiverse_counts_every_specification_and_collapses_them(mv):
     n_data = np.prod([len(v) for v in multiverse.DATA_GRID.values()])
     n_pool = np.prod([len(v) for v in multiverse.POOL_GRID.values()])
-    assert len(specs) == n_data * n_pool >= 100
-    ran = specs.dropna(subset=["estimate"])
-    assert len(ran) >= 100
+    assert len(mv.specs) == n_data and mv.n_specifications == n_data * n_pool
+    assert mv.analyses["n_specs"].groupby(mv.analyses["method"] + mv.analyses["test"]).sum().eq(n_data).all()
+    # distinct analyses are distinct: no two share evidence, estimator and test
+    assert not mv.analyses.duplicated(["evidence_id", "method", "test"]).any()
+    assert not mv.evidence.duplicated(["yi", "vi"]).any()
+    ran = mv.analyses.dropna(subset=["estimate"])
     assert ((ran["k"] >= 1) & ~((ran["test"] == "knha") & (ran["k"] < 2))).all()
-    # a specification's estimate equals pooling its own evidence directly
-    row = ran.iloc[len(ran) // 2]
-    choice = {c: row[c] for c in multiverse.DATA_GRID}
-    table = gm.effect_table(ev, **choice)
-    fit = gm.pool(table.yi, table.vi, method=row["method"], test=row["test"])
-    assert fit.estimate == pytest.approx(row["estimate"])
+    assert (mv.analyses.loc[mv.analyses["estimate"].isna() & (mv.analyses["k"] > 0), "not_run"].str.len() > 0).all()
+    # single-trial analyses are kept apart from the share of meta-analyses
+    m = mv.meta_analyses()
+    assert (m["k"] >= 2).all() and mv.share_excluding_zero() == pytest.approx(m["excludes_zero"].mean())
+
+
+def test_each_specification_maps_to_its_own_evidence(mv):
+    """Brute force on a seeded sample: effect_table under the specification's choices gives
+    exactly the effect rows of its evidence set (this checks relevant_choices too)."""
+    ev = load_evidence()
+    rng = np.random.default_rng(20251129)
+    ev_rows = mv.evidence.set_index("evidence_id")
+    for i in rng.choice(len(mv.specs), size=60, replace=False):
+        spec = mv.specs.iloc[i]
+        choice = {c: (bool(spec[c]) if isinstance(multiverse.DATA_GRID[c][0], bool) else spec[c])
+                  for c in multiverse.DATA_GRID}
+        table = gm.effect_table(ev, **choice)
+        e = ev_rows.loc[spec["evidence_id"]]
+        assert tuple(table["yi"]) == e["yi"] and tuple(table["vi"]) == e["vi"], choice
+
+
+def test_an_analysis_equals_pooling_its_evidence_directly(mv):
+    row = mv.meta_analyses().query("method == 'REML' and test == 'z'").iloc[0]
+    e = mv.evidence.set_index("evidence_id").loc[row["evidence_id"]]
+    fit = gm.pool(list(e["yi"]), list(e["vi"]), method="REML")
+    assert fit.estimate == pytest.approx(row["estimate"], rel=1e-10)
+
+
+def test_choice_effects_table(mv):
+    ce = multiverse.choice_effects(mv)
+    assert set(ce["choice"]) == set(multiverse.DATA_GRID)
+    per_choice = ce.groupby("choice")["specifications"].sum()
+    assert (per_choice == mv.n_specifications).all()
 
 
 def test_p_consistency_allows_for_rounding_and_flags_real_conflicts():
