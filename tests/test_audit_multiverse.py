@@ -146,3 +146,44 @@ def test_count_checks_find_a_trial_in_two_analyses():
     out = audit.count_checks(pub).set_index("outcome")
     assert out.loc["depression", "at_least_counted_twice"] == 1
     assert out.loc["anxiety", "at_least_counted_twice"] == 0
+
+
+def test_sign_normalisation_is_keyed_by_the_row_not_its_position():
+    """The old figure looked the convention up by position after filtering; this would fail then."""
+    pub = load_evidence().published
+    audit_rows = audit.audit_published(pub)
+    sub = audit_rows[audit_rows.analysis.str.startswith("overall")].iloc[::-1]  # filtered and reordered
+    norm = audit.benefit_negative(sub).set_index(["meta_analysis", "analysis", "intervention", "outcome"])
+    for key in [("hofmeister_2021", "overall", "probiotic", "depression"), ("zhu_2022", "overall",
+                "probiotic (psychobiotic)", "depression"), ("asad_2024", "overall", "probiotic", "depression")]:
+        rows = norm.loc[key]
+        rows = rows if isinstance(rows, pd.DataFrame) else rows.to_frame().T
+        assert (rows["estimate"] < 0).all(), key   # every one of these reports a benefit
+        assert (rows["ci_low"] <= rows["estimate"]).all() and (rows["estimate"] <= rows["ci_high"]).all()
+    assert audit.benefit_negative(sub)["sign_convention"].eq("negative_benefit").all()
+    bad = sub.copy()
+    bad.loc[bad.index[0], "sign_convention"] = ""
+    with pytest.raises(ValueError, match="sign_convention"):
+        audit.benefit_negative(bad)
+
+
+def test_short_labels_never_say_nan():
+    pub = load_evidence().published
+    labels = [audit.short_label(r) for _, r in pub.iterrows()]
+    assert not any("nan" in lab.lower() for lab in labels)
+    assert audit.short_label(pub.iloc[3]) == "Asad 2024 · probiotic · depression (k = 18)"
+
+
+def test_remaining_trials_by_hand():
+    # equal weights: k = 4, mu = -1, read y = [0, 0] -> the other two average -2
+    r = audit.remaining_trials(-1.0, -1.5, -0.5, 4, 95.0, 400, [0.0, 0.0], [0.1, 0.1])
+    assert r.mean_equal == pytest.approx(-2.0)
+    assert r.k_remaining == 2
+    # random-effects weights: recompute the published estimate from the solution
+    w = 1 / (np.array([0.1, 0.1]) + r.tau2)
+    wr = 1 / (r.vt + r.tau2)
+    mu = (w.sum() * 0 + 2 * wr * r.mean_re) / (w.sum() + 2 * wr)
+    assert mu == pytest.approx(-1.0, rel=1e-12)
+    assert r.mean_re_low < r.mean_re < r.mean_re_high
+    with pytest.raises(ValueError, match="nothing remains"):
+        audit.remaining_trials(-1.0, -1.5, -0.5, 2, 95.0, 400, [0.0, 0.0], [0.1, 0.1])

@@ -57,9 +57,9 @@ def test_specification_curve_plot():
     from gutmeta import multiverse
 
     ev = gm.load_evidence()
-    specs = multiverse.specifications(ev, data_grid={"unlabelled_as": ["SD", "SE"], "include_derived": [True, False]},
-                                      pool_grid={"method": ["REML", "DL"], "test": ["z", "knha"]})
-    assert len(specs) == 16
-    fig = multiverse.curve_plot(specs, choices=["method", "test", "unlabelled_as", "include_derived"], title="t")
+    mv = multiverse.run(ev, data_grid={"unlabelled_as": ["SD", "SE"], "include_derived": [True, False]},
+                        pool_grid={"method": ["REML", "DL"], "test": ["z", "knha"]})
+    assert len(mv.specs) == 4 and mv.n_specifications == 16
+    fig = multiverse.curve_plot(mv.meta_analyses(), title="t")
     fig.canvas.draw()
     gm.plots.close(fig)

@@ -111,7 +111,8 @@ def audit_published(published: pd.DataFrame, *, digits: int = 2) -> pd.DataFrame
         se = float(se_from_ci(lo, hi))
         asym = float(ci_asymmetry(est, lo, hi))
         row = {"meta_analysis": r["meta_analysis"], "outcome": r["outcome"], "intervention": r["intervention"],
-               "analysis": r["analysis"], "measure": r["measure"], "k": r["k"], "estimate": est, "ci_low": lo,
+               "analysis": r["analysis"], "measure": r["measure"], "sign_convention": r["sign_convention"],
+               "k": r["k"], "estimate": est, "ci_low": lo,
                "ci_high": hi, "se": se, "implied_p": float(p_from_ci(est, lo, hi)), "ci_asymmetry": asym,
                "ci_consistent": bool(abs(asym) <= tol + 1e-12 and lo <= est <= hi),
                "printed_p": r.get("p", ""), "p_consistent": p_consistent(r.get("p", ""), est, lo, hi),
@@ -248,3 +249,104 @@ def count_checks(published: pd.DataFrame) -> pd.DataFrame:
                          "sum_of_k": int(total_k), "trials_with_data": int(t["k"]),
                          "at_least_counted_twice": int(max(0, total_k - t["k"]))})
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- one sign for all
+
+def benefit_negative(frame: pd.DataFrame) -> pd.DataFrame:
+    """Estimates and CIs of published results on the book's scale (negative = benefit).
+
+    Each row is flipped by its own ``sign_convention`` (``positive_benefit`` rows are negated and
+    their CI bounds swapped), never by its position in another table. A row with an estimate
+    but no sign convention raises ``ValueError`` naming the meta-analysis and the analysis.
+    """
+    out = frame.copy()
+    has = out["estimate"].notna()
+    missing = has & ~out["sign_convention"].isin(["negative_benefit", "positive_benefit"])
+    if missing.any():
+        r = out[missing].iloc[0]
+        raise ValueError(f"{r['meta_analysis']} ({r['analysis']}): column 'sign_convention' is missing, so the "
+                         "direction of benefit is unknown")
+    flip = out["sign_convention"].eq("positive_benefit").to_numpy()
+    est, lo, hi = (out[c].to_numpy(float) for c in ("estimate", "ci_low", "ci_high"))
+    out["estimate"] = np.where(flip, -est, est)
+    out["ci_low"] = np.where(flip, -hi, lo)
+    out["ci_high"] = np.where(flip, -lo, hi)
+    out["sign_convention"] = np.where(has, "negative_benefit", out["sign_convention"])
+    return out
+
+
+def short_label(row, width: int = 28) -> str:
+    """A short readable label for a published result: 'Asad 2024 · probiotic · depression (k = 18)'."""
+    key = str(row["meta_analysis"])
+    parts = key.split("_")
+    name = " ".join(p.capitalize() for p in parts[:-1] if not p.isdigit()) if len(parts) > 1 else key
+    year = parts[-1] if parts[-1].isdigit() else ""
+    what = str(row["intervention"]).split(" (")[0].split(",")[0]
+    if len(what) > width:
+        what = what[: width - 1].rstrip() + "…"
+    k = row.get("k", np.nan)
+    k_text = f" (k = {int(k)})" if isinstance(k, (int, float, np.floating)) and np.isfinite(k) else ""
+    return f"{name} {year} · {what} · {row['outcome']}{k_text}".replace("  ", " ")
+
+
+# --------------------------------------------------------------------------- what the unread trials must show
+
+@dataclass(frozen=True)
+class RemainingTrials:
+    """What the trials this book cannot read would have to show for a published result to hold.
+
+    ``mean_equal``: the average effect of the ``k_remaining`` unread trials under equal weights
+    (the limit of random-effects weights when tau2 dwarfs the within-trial variances).
+    ``mean_re``: the same with random-effects weights ``1/(v + tau2)``, the unread trials given
+    the typical within-trial variance ``vt`` of the published analysis and the implied ``tau2``.
+    ``*_low``/``*_high``: the same for the published CI bounds.
+    """
+
+    published: float
+    ci_low: float
+    ci_high: float
+    k_published: int
+    k_read: int
+    k_remaining: int
+    tau2: float
+    vt: float
+    mean_equal: float
+    mean_re: float
+    mean_re_low: float
+    mean_re_high: float
+    read_mean: float
+
+
+def remaining_trials(published, ci_low, ci_high, k_published, i2, n_total, yi, vi) -> RemainingTrials:
+    """The average effect the unread trials must have for a published pooled estimate to hold.
+
+    Assumptions (stated in the chapter): the published analysis contains the ``m`` trials this
+    book reads, with the effects ``yi`` (variances ``vi``) computed here, plus ``k - m`` others;
+    ``tau2`` is the one implied by the published I2 for equal studies of ``n_total / k``
+    participants (:func:`typical_smd_variance`, :func:`implied_tau2`); each unread trial has that
+    typical within-trial variance. With random-effects weights ``w_i = 1/(v_i + tau2)`` the
+    published estimate ``mu = (sum_read w_i y_i + (k - m) w_r ybar_r) / (sum_read w_i + (k - m) w_r)``
+    is solved for the unread trials' mean ``ybar_r``; ``mean_equal`` is
+    ``(k mu - sum_read y_i) / (k - m)`` (equal weights).
+    """
+    y = np.asarray(yi, float)
+    v = np.asarray(vi, float)
+    k, m = int(k_published), len(y)
+    if m >= k:
+        raise ValueError(f"the book reads {m} trials, not fewer than the published {k}: nothing remains")
+    if not (0 <= i2 < 100):
+        raise ValueError(f"I2 must be in [0, 100) (got {i2!r})")
+    vt = float(typical_smd_variance(n_total, k, published))
+    tau2 = float(implied_tau2(i2, vt))
+    w = 1 / (v + tau2)
+    w_r = 1 / (vt + tau2)
+
+    def solve(mu):
+        return float((mu * (w.sum() + (k - m) * w_r) - np.sum(w * y)) / ((k - m) * w_r))
+
+    return RemainingTrials(
+        published=float(published), ci_low=float(ci_low), ci_high=float(ci_high), k_published=k, k_read=m,
+        k_remaining=k - m, tau2=tau2, vt=vt, mean_equal=float((k * published - y.sum()) / (k - m)),
+        mean_re=solve(published), mean_re_low=solve(ci_low), mean_re_high=solve(ci_high),
+        read_mean=float(y.mean()))
