@@ -6,30 +6,49 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: book test unit notebooks html-check bench screenshots outputs clean
+.PHONY: book test lab bench screenshots outputs clean
 
+# the virtual environment: pip is quiet, so a line every 20 s says it is still working
 $(STAMP): requirements.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
-	touch $(STAMP)
+	@$(PYTHON) -m venv $(VENV) || { echo "'$(PYTHON) -m venv' failed: on Debian/Ubuntu run 'apt-get install python3-venv'"; exit 1; }
+	@echo "Installing the pinned packages of requirements.txt into $(VENV) (about 2 minutes the first time)..."
+	@start=$$(date +%s); ( while sleep 20; do echo "  ... still installing ($$(( $$(date +%s) - start )) s)"; done ) & ticker=$$!; \
+	$(BIN)/pip install --quiet --disable-pip-version-check --progress-bar off -r requirements.txt; status=$$?; \
+	kill $$ticker 2>/dev/null; wait $$ticker 2>/dev/null; \
+	if [ $$status -ne 0 ]; then echo "pip install failed"; exit $$status; fi; \
+	echo "  installed in $$(( $$(date +%s) - start )) s"
+	@touch $(STAMP)
 
 book: $(STAMP)
 	rm -rf _build/html _build/.doctrees
 	set -o pipefail; $(BIN)/jupyter-book build -W -n --keep-going . 2>&1 | tee _build.log; \
 	status=$$?; mkdir -p _build; mv _build.log _build/build.log; exit $$status
+	@echo "The book is in _build/html (open _build/html/index.html)."
 
-# every test: the package and data tests; then, side by side on the two cores, the chapters
-# re-executed against their stored outputs (nbval) and a fresh build of the book; then a check
-# of the built HTML
+# every test, in three steps that keep both cores busy:
+# 1. the package and data tests, beside the JupyterLab browser test (the pooling chapter run in a
+#    real JupyterLab, its explorer worked in Chromium: tests/browser/lab_check.py);
+# 2. the chapters re-executed against their stored outputs (nbval), beside a fresh build of the book;
+# 3. checks of the built HTML: the files (tests/html_check.py) and every page in Chromium
+#    (tests/browser/pages_check.py). The *_check.py files are not collected by `pytest tests`.
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
 	mkdir -p _build
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/browser/lab_check.py > _build/lab-check.log 2>&1 & lab=$$!; \
+	$(BIN)/python -m pytest tests; unit=$$?; \
+	wait $$lab; lb=$$?; echo "--- JupyterLab browser test (tests/browser/lab_check.py):"; tail -n 25 _build/lab-check.log; \
+	test $$unit -eq 0 && test $$lb -eq 0
 	$(MAKE) --no-print-directory book > _build/make-book.log 2>&1 & book=$$!; \
 	$(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/sanitize.cfg --nbval-current-env chapters; \
 	nb=$$?; wait $$book; bk=$$?; \
 	if [ $$bk -ne 0 ]; then tail -n 40 _build/make-book.log; echo "book build failed"; fi; \
 	test $$nb -eq 0 && test $$bk -eq 0
-	$(BIN)/python -m pytest tests/html_check.py
+	$(BIN)/python -m pytest tests/html_check.py tests/browser/pages_check.py
+
+# JupyterLab (with jupyterlab-myst, so MyST roles render) on this environment and this folder
+LAB_ARGS ?= --ip=127.0.0.1
+lab: $(STAMP)
+	$(BIN)/jupyter-lab --ServerApp.root_dir="$(CURDIR)" $(LAB_ARGS) $$([ "$$(id -u)" = 0 ] && echo --allow-root) \
+	  chapters/intro.ipynb
 
 # re-execute the chapters in place so that their stored outputs are current
 outputs: $(STAMP)

@@ -1,8 +1,11 @@
 """Checks of the built book (run by `make test` after `make book`; not collected by `pytest tests`).
 
 Every chapter in _toc.yml has a page; every figure a chapter makes is embedded; no glue key is
-left unresolved; the build log recorded no warning.
+left unresolved and no {eval} role raw; no page loads a script from a CDN or widget JavaScript;
+the build log recorded no warning. ``$GUTMETA_HTML`` points the checks at another build.
+The pages as a browser shows them: tests/browser/pages_check.py.
 """
+import os
 import re
 from pathlib import Path
 
@@ -10,7 +13,7 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HTML = ROOT / "_build" / "html"
+HTML = Path(os.environ.get("GUTMETA_HTML", ROOT / "_build" / "html"))
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 
 
@@ -43,7 +46,7 @@ def test_chapter_page(nb_path):
             if name:
                 glued.add(name)
     assert used <= glued, (nb_path.stem, used - glued)
-    assert "glue:text" not in page
+    assert "glue:text" not in page and "{eval}" not in re.sub(r"<(pre|code)[^>]*>.*?</\\1>", "", page, flags=re.S)
     # no execution error rendered
     assert "Traceback" not in page
 
@@ -66,3 +69,16 @@ def test_build_log_has_no_warnings():
     text = log.read_text(errors="replace")
     assert "WARNING" not in text.replace("[IPKernelApp] WARNING", ""), \
         [line for line in text.splitlines() if "WARNING" in line][:5]
+
+
+@pytest.mark.parametrize("nb_path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_static_page_loads_nothing_from_a_cdn(nb_path):
+    """No widget JavaScript (require.js, @jupyter-widgets/html-manager) and no CDN script in a
+    static page; MathJax is the local copy from sphinx-mathjax-offline."""
+    page = (HTML / "chapters" / f"{nb_path.stem}.html").read_text(encoding="utf-8")
+    srcs = re.findall(r'<script[^>]*\bsrc="([^"]+)"', page)
+    remote = [s for s in srcs if s.startswith(("http:", "https:", "//"))]
+    assert not remote, (nb_path.stem, remote)
+    assert not [s for s in srcs if "require" in s or "html-manager" in s or "embed-amd" in s]
+    if 'class="math' in page:                       # Sphinx adds MathJax only to pages with maths
+        assert any(s.endswith("_static/mathjax/tex-chtml.js") for s in srcs), srcs

@@ -1,53 +1,64 @@
-"""Screenshot every built chapter in headless Chromium (Debian package `chromium`).
+"""Screenshot every built chapter, whole page, in headless Chromium (Debian `chromium`).
 
-    python tools/screenshots.py [--height 2400]
+    python tools/screenshots.py [--max-height 12000] [--width 1280] [--html _build/html] [page ...]
 
-Serves _build/html on 127.0.0.1 and writes _build/screenshots/<chapter>.png.
+Serves the built book on 127.0.0.1 (no network needed: maths, tables and figures are all local)
+and writes _build/screenshots/<chapter>.png, each as tall as its page (up to --max-height px),
+after images, MathJax and interactive tables have loaded. Pages: every chapter, or the stems given
+(e.g. ``pooling audit``). Uses the same browser set-up as the browser tests (tests/browser/).
 """
 import argparse
-import functools
-import http.server
-import shutil
-import subprocess
-import tempfile
-import threading
+import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HTML = ROOT / "_build" / "html"
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+from _browser import chromium, missing_browser, serve  # noqa: E402
+
 OUT = ROOT / "_build" / "screenshots"
+
+SETTLE = r"""
+const done = arguments[arguments.length - 1];
+(async () => {
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  const imgs = Array.from(document.images);
+  imgs.forEach(i => { i.loading = 'eager'; });
+  for (let t = 0; t < 100 && !imgs.every(i => i.complete); t++) await sleep(100);
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    try { await MathJax.startup.promise; } catch (e) {}
+  }
+  for (let t = 0; t < 100 && document.body.innerText.includes('Loading ITables'); t++) await sleep(100);
+  done(document.documentElement.scrollHeight);
+})();
+"""
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--height", type=int, default=2400)
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("pages", nargs="*", help="chapter stems (default: all)")
+    parser.add_argument("--max-height", type=int, default=12000)
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--html", type=Path, default=ROOT / "_build" / "html")
     args = parser.parse_args()
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        raise SystemExit("chromium not found: apt-get install -y chromium fonts-dejavu-core")
+    why = missing_browser()
+    if why:
+        raise SystemExit(why)
+    pages = sorted((args.html / "chapters").glob("*.html"))
+    if args.pages:
+        pages = [p for p in pages if p.stem in set(args.pages)]
     OUT.mkdir(parents=True, exist_ok=True)
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    handler = functools.partial(Quiet, directory=str(HTML))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        for page in sorted((HTML / "chapters").glob("*.html")):
+    with serve(args.html) as base, chromium() as driver:
+        driver.set_script_timeout(30)
+        for page in pages:
+            driver.set_window_size(args.width, 1000)
+            driver.get(f"{base}/chapters/{page.name}")
+            height = driver.execute_async_script(SETTLE)
+            driver.set_window_size(args.width, min(int(height) + 40, args.max_height))
+            time.sleep(0.3)
             target = OUT / f"{page.stem}.png"
-            with tempfile.TemporaryDirectory() as profile:
-                subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                                "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                                "--disable-sync", "--hide-scrollbars", f"--user-data-dir={profile}",
-                                f"--window-size=1280,{args.height}", "--virtual-time-budget=5000",
-                                f"--screenshot={target}",
-                                f"http://127.0.0.1:{args.port}/chapters/{page.name}"],
-                               check=True, capture_output=True, timeout=120)
-            print(target.relative_to(ROOT))
-    finally:
-        server.shutdown()
+            driver.save_screenshot(str(target))
+            print(f"{target.relative_to(ROOT)}  ({height} px tall)")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ One module per concern: ``effects`` (effect sizes and conversions), ``pooling``,
 ``heterogeneity``, ``subgroups``, ``regression``, ``bias``, ``plots``, ``report``, and
 ``evidence`` (loading and validating ``data/``). The names below are the public API.
 """
+from .bayes import BayesModelAverage, BayesResult, bayes_model_average, bayes_pool
 from .bias import egger_test, funnel_contours, funnel_data, pet_peese, rank_test, trim_and_fill
 from .effects import (check_shared_controls, combine_arms, hedges_j, mean_sd_from_median_iqr,
                       mean_sd_from_median_range, orient, sd_from_ci, sd_from_se, smd, smd_change,
@@ -15,6 +16,7 @@ from .report import fmt_ci, fmt_est, fmt_p, fmt_pct
 from .subgroups import subgroups
 from .evidence import EvidenceError, load_evidence
 from .extract import Choices, coverage, effect_table, screening_counts
-from . import audit, explore, multiverse, plots, report  # noqa: E402
+from . import audit, bayes, explore, multiverse, plots, report  # noqa: E402
+from . import display, grade, prisma, routes  # noqa: E402
 
 __version__ = "0.1.0"
