@@ -4,6 +4,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import html  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
@@ -164,3 +166,21 @@ def test_static_figure(table):
     fig = PoolingExplorer(table).static_figure()
     assert isinstance(fig, matplotlib.figure.Figure)
     gm.plots.close(fig)
+
+
+def test_pooling_explorer_prior_choice_adds_the_bayesian_estimate():
+    ev = gm.load_evidence()
+    table = gm.effect_table(ev)
+    ex = PoolingExplorer(table)
+    ex.update()
+    assert "Bayesian" not in ex.summary.value and ex.bayes is None
+    ex.prior.value = "half-normal(0.5)"
+    want = gm.bayes_pool(table.yi, table.vi, tau_prior="half-normal", tau_scale=0.5)
+    assert ex.bayes.mu_median == pytest.approx(want.mu_median)
+    assert gm.fmt_est(want.mu_median) in html.unescape(ex.summary.value)
+    ex.prior.value = "Rhodes 2015 (pharmacological)"
+    assert ex.bayes.mu_median == pytest.approx(gm.bayes_pool(table.yi, table.vi, tau_prior="rhodes").mu_median)
+    ex.select([False] * len(table))           # nothing ticked: no Bayesian fit either
+    assert ex.bayes is None
+    with pytest.raises(ValueError, match="unknown prior"):
+        PoolingExplorer(table, prior="flat")

@@ -24,7 +24,9 @@ def execute(path: Path) -> float:
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         cell.get("metadata", {}).pop("execution", None)
-        if cell.cell_type == "code" and cell.source.startswith("# NBVAL_IGNORE_OUTPUT"):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.cell_type == "code" and (cell.source.startswith("# NBVAL_IGNORE_OUTPUT")
+                                         or "nbval-ignore-output" in tags):
             cell.outputs = []
     nbformat.write(nb, path)
     return time.perf_counter() - start

@@ -162,8 +162,49 @@ class _Explorer:
         return widgets.VBox([controls, self.summary, self.output])
 
 
+#: The Bayesian analyses the pooling explorer offers: label -> keyword arguments of bayes_pool.
+PRIORS = {
+    "none": None,
+    "half-normal(0.5)": dict(tau_prior="half-normal", tau_scale=0.5),
+    "half-normal(1)": dict(tau_prior="half-normal", tau_scale=1.0),
+    "half-Cauchy(0.5)": dict(tau_prior="half-cauchy", tau_scale=0.5),
+    "Rhodes 2015 (pharmacological)": dict(tau_prior="rhodes"),
+}
+
+
 class PoolingExplorer(_Explorer):
-    """Choose the estimator and test, tick studies in or out, see the forest plot update."""
+    """Choose the estimator and test, tick studies in or out, see the forest plot update.
+
+    ``prior``: a Bayesian random-effects analysis beside the frequentist one (a prior for tau
+    from :data:`PRIORS`, flat prior for mu; :func:`gutmeta.bayes.bayes_pool`); the summary adds
+    its posterior median, 95% credible interval and P(mu < 0).
+    """
+
+    def __init__(self, table: pd.DataFrame, *, method="REML", test="z", prior="none"):
+        super().__init__(table, method=method, test=test)
+        if prior not in PRIORS:
+            raise ValueError(f"unknown prior {prior!r}; allowed: {', '.join(PRIORS)}")
+        self.prior = widgets.Dropdown(options=list(PRIORS), value=prior, description="Bayesian prior for tau",
+                                      style={"description_width": "initial"})
+        self.prior.observe(self.update, names="value")
+        self.bayes = None
+
+    def describe(self, fit) -> str:
+        text = super().describe(fit)
+        self.bayes = None
+        kwargs = PRIORS[self.prior.value]
+        if fit is None or kwargs is None:
+            return text
+        from .bayes import bayes_pool
+
+        sel = self.selected()
+        b = bayes_pool(sel["yi"], sel["vi"], **kwargs)
+        self.bayes = b
+        return (f"{text}. Bayesian, tau ~ {self.prior.value}: median {fmt_est(b.mu_median)} "
+                f"{fmt_ci(b.mu_low, b.mu_high)}, P(benefit) = {b.prob_benefit:.2f}")
+
+    def _controls(self):
+        return [self.method, self.test, self.prior]
 
 
 class HeterogeneityExplorer(_Explorer):
