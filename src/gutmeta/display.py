@@ -249,7 +249,7 @@ class Table:
             if long_cols:
                 sty = sty.set_properties(subset=long_cols, **{
                     "white-space": "normal", "min-width": "10em", "max-width": f"{wrap}em",
-                    "overflow-wrap": "anywhere"})
+                    "overflow-wrap": "break-word"})
         self.styler = sty
 
     def _repr_html_(self) -> str:
@@ -367,7 +367,7 @@ class InteractiveTable(Table):
             wrap_css = ""
             if self.wrap:
                 wrap_css = (f"<style>#{table_id} td {{white-space: normal; max-width: {self.wrap}em;"
-                            f" overflow-wrap: anywhere; vertical-align: top}}</style>")
+                            f" overflow-wrap: break-word; vertical-align: top}}</style>")
             self._html = js + wrap_css + body
         return self._html
 

@@ -141,7 +141,8 @@ class _Trace:
     def step(self, label, note):
         if label not in self.steps:
             self.steps.append(label)
-        self.notes.append(note)
+        if note not in self.notes:
+            self.notes.append(note)
 
 
 def _total_split(trial, ch: Choices, tr: _Trace):
