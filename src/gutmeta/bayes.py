@@ -882,7 +882,7 @@ def format_bayes(r: BayesResult) -> str:
         f"{'median':>9} {'mean':>8} {'sd':>8} {'cri.lb':>8} {'cri.ub':>8}",
         f"{r.mu_median:9.4f} {r.mu_mean:8.4f} {r.mu_sd:8.4f} {r.mu_low:8.4f} {r.mu_high:8.4f}",
         f"predictive interval (new trial's effect): {_f(r.pred_low)} to {_f(r.pred_high)}",
-        f"P(mu < 0) = {r.prob_benefit:.4f} (benefit)   "
+        f"P(mu < 0)     = {r.prob_benefit:.4f} (benefit)",
         f"P(mu < -{r.delta:g}) = {r.prob_relevant:.4f} (clinically relevant benefit)",
     ]
     return "\n".join(lines)
