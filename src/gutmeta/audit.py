@@ -111,7 +111,7 @@ def audit_published(published: pd.DataFrame, *, digits: int = 2) -> pd.DataFrame
         se = float(se_from_ci(lo, hi))
         asym = float(ci_asymmetry(est, lo, hi))
         row = {"meta_analysis": r["meta_analysis"], "outcome": r["outcome"], "intervention": r["intervention"],
-               "analysis": r["analysis"], "measure": r["measure"], "sign_convention": r["sign_convention"],
+               "analysis": r["analysis"], "measure": r["measure"], "sign_convention": r.get("sign_convention", ""),
                "k": r["k"], "estimate": est, "ci_low": lo,
                "ci_high": hi, "se": se, "implied_p": float(p_from_ci(est, lo, hi)), "ci_asymmetry": asym,
                "ci_consistent": bool(abs(asym) <= tol + 1e-12 and lo <= est <= hi),

@@ -486,8 +486,8 @@ _WHAT = {
     "funnel": ("funnel plot", "Cochrane Handbook 13.3.5.4; Sterne et al. 2011, BMJ 343:d4002"),
     "egger": ("Egger's test", "Cochrane Handbook 13.3.5.4; Sterne et al. 2011, BMJ 343:d4002"),
     "rank_test": ("rank correlation test", "Cochrane Handbook 13.3.5.4"),
-    "trim_and_fill": ("trim-and-fill", "Cochrane Handbook 13.3.5.4 (a funnel-plot method)"),
-    "pet_peese": ("PET-PEESE", "Cochrane Handbook 13.3.5.4 (a small-study method)"),
+    "trim_and_fill": ("trim-and-fill", "Cochrane Handbook 13.3.5.4, a funnel-plot method"),
+    "pet_peese": ("PET-PEESE", "Cochrane Handbook 13.3.5.4, a small-study method"),
     "meta_regression": ("meta-regression", "Cochrane Handbook 10.11.4: ten studies per characteristic"),
     "subgroup_test": ("test of subgroup differences",
                       "a subgroup of one trial has no within-group estimate of its own, only that "
