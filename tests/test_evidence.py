@@ -183,3 +183,51 @@ def test_every_trial_is_in_the_bibliography_and_cited_in_the_data_chapter():
     for tid in load_evidence(DATA).trials["trial_id"]:
         assert f"{{{tid}," in bib, tid
         assert tid in chapter, tid
+
+
+# --------------------------------------------------------------------------- unreadable files
+# issue 8: each used to escape as a raw pandas/Python error that did not name the file
+
+def test_empty_file_is_named(tmp_path):
+    path = _copy(tmp_path)
+    (path / "outcomes.csv").write_bytes(b"")
+    with pytest.raises(EvidenceError, match=r"^outcomes.csv: the file is empty"):
+        load_evidence(path)
+
+
+def test_non_utf8_file_names_file_and_line(tmp_path):
+    path = _copy(tmp_path)
+    lines = (path / "trials.csv").read_bytes().split(b"\n")
+    lines[3] = lines[3].replace(b",", "é,".encode("latin-1"), 1)
+    (path / "trials.csv").write_bytes(b"\n".join(lines))
+    with pytest.raises(EvidenceError, match=r"^trials.csv, line 4: not valid UTF-8 \(byte 0xe9"):
+        load_evidence(path)
+
+
+def test_unbalanced_quote_names_file_and_line(tmp_path):
+    path = _copy(tmp_path)
+    lines = (path / "risk_of_bias.csv").read_text(encoding="utf-8").split("\n")
+    lines[2] = '"' + lines[2].replace('"', "")
+    (path / "risk_of_bias.csv").write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(EvidenceError, match=r"^risk_of_bias.csv, line 3: malformed CSV"):
+        load_evidence(path)
+
+
+def test_wrong_field_count_names_file_and_line(tmp_path):
+    path = _copy(tmp_path)
+    text = (path / "trials.csv").read_text(encoding="utf-8").rstrip("\n") + "\nextra,row\n"
+    (path / "trials.csv").write_text(text, encoding="utf-8")
+    n = text.rstrip("\n").count("\n") + 1
+    with pytest.raises(EvidenceError, match=rf"^trials.csv, line {n}: 2 fields"):
+        load_evidence(path)
+
+
+@pytest.mark.parametrize("column,value", [("spread", "1e308"), ("spread", "5000"), ("center", "-1e6"),
+                                          ("spread_high", "inf")])
+def test_absurd_values_are_refused(tmp_path, column, value):
+    path = _copy(tmp_path)
+    _edit(path, "outcomes.csv", _set("akkasheh_2016", column, value))
+    with pytest.raises(EvidenceError) as err:
+        load_evidence(path)
+    assert "outcomes.csv" in err.value.problems[0] and f"'{column}'" in err.value.problems[0]
+    assert "akkasheh_2016" in err.value.problems[0]

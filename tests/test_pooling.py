@@ -29,7 +29,11 @@ def test_tau2_profile_ci(ds, dataset, ref_values):
 
 
 def test_statsmodels_path_equals_own_code(dataset):
-    """DL and PM come from statsmodels for intercept-only models; the general code agrees."""
+    """statsmodels' combine_effects (no longer used for estimation) agrees with our DL and PM here.
+
+    It is not trusted in general: its PM returns 0 on the SMDs of dat.normand1999
+    (test_edge_cases.py::test_statsmodels_pm_fails_where_ours_does_not).
+    """
     for ds in DATASETS:
         d = dataset(ds)
         y, v = d.yi.to_numpy(), d.vi.to_numpy()

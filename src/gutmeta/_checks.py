@@ -5,7 +5,10 @@ position when no labels are given) and the field, so that a bad row can be found
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
+import pandas as pd
 
 METHODS = ("EE", "FE", "DL", "REML", "ML", "PM", "SJ", "HE")
 TESTS = ("z", "knha")
@@ -21,26 +24,76 @@ def labels_for(k: int, labels=None) -> list[str]:
     return labels
 
 
+def _is_number(item) -> bool:
+    """A real number that is not a boolean (numpy scalars included)."""
+    if isinstance(item, (bool, np.bool_)):
+        return False
+    return isinstance(item, (numbers.Real, np.integer, np.floating))
+
+
+def _is_missing(item) -> bool:
+    try:
+        return item is None or item is pd.NA or item is pd.NaT or bool(pd.isna(item))
+    except (TypeError, ValueError):
+        return False
+
+
 def as_vector(values, field: str, labels=None) -> np.ndarray:
     """A 1-d float array (a scalar becomes length 1).
 
-    A value that is not a number (for example a p-value printed as ``"<0.05"``) raises a
-    ``ValueError`` naming the study (its label, or its position) and the field.
+    Only real numbers are accepted: booleans, complex numbers, dates and text (even text
+    that looks like a number, such as ``"0.5"``, or a p-value printed as ``"<0.05"``) raise a
+    ``ValueError`` naming the study (its label, or its position) and the field. Missing
+    values (None, NaN, ``pd.NA``) become NaN, for the caller's "missing" check.
     """
-    try:
-        arr = np.atleast_1d(np.asarray(values, dtype=float))
-    except (TypeError, ValueError):
-        items = list(np.atleast_1d(np.asarray(values, dtype=object)))
-        for i, item in enumerate(items):
-            try:
-                float(item)
-            except (TypeError, ValueError):
-                name = str(labels[i]) if labels is not None and i < len(labels) else f"study {i + 1}"
-                raise ValueError(f"{name}: field '{field}' must be a number (got {item!r})") from None
-        raise
+    if isinstance(values, (pd.Series, pd.Index)):
+        values = values.to_numpy(dtype=object) if values.dtype.kind not in "iuf" else values.to_numpy()
+    arr = np.asarray(values)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
     if arr.ndim != 1:
         raise ValueError(f"field '{field}' must be one-dimensional")
-    return arr
+
+    def name(i):
+        return str(labels[i]) if labels is not None and i < len(labels) else f"study {i + 1}"
+
+    if arr.dtype.kind in "iuf":
+        return arr.astype(float)
+    out = np.empty(len(arr))
+    for i, item in enumerate(arr):
+        if isinstance(item, (np.datetime64, np.timedelta64)):
+            raise ValueError(f"{name(i)}: field '{field}' must be a number (got {str(item)!r})")
+        if isinstance(item, np.generic):
+            item = item.item()  # numpy scalars print as plain Python values in messages
+        if _is_number(item):
+            out[i] = float(item)
+        elif _is_missing(item):
+            out[i] = np.nan
+        else:
+            raise ValueError(f"{name(i)}: field '{field}' must be a number (got {item!r})")
+    return out
+
+
+def index_of(obj):
+    """The pandas index of a Series/DataFrame, else None."""
+    return obj.index if isinstance(obj, (pd.Series, pd.DataFrame)) else None
+
+
+def align(obj, index, field: str):
+    """Put a pandas object in the order of ``index`` (the effects' index).
+
+    Objects without an index, or when ``index`` is None, are taken by position. An object
+    whose index holds the same unique labels in another order is reordered; any other
+    mismatch is refused, so that values are never paired with the wrong study.
+    """
+    own = index_of(obj)
+    if own is None or index is None or own.equals(index):
+        return obj
+    if own.is_unique and index.is_unique and len(own) == len(index) and set(own) == set(index):
+        return obj.loc[index]
+    raise ValueError(f"the index of '{field}' does not match the index of 'yi' (the values would "
+                     "be paired with the wrong studies); pass them with the same index, or as "
+                     "plain arrays")
 
 
 def same_length(**fields) -> int:
@@ -95,7 +148,13 @@ def level_value(level: float) -> float:
 
 
 def effects(yi, vi, labels=None) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Validate a pair of effect sizes and sampling variances."""
+    """Validate a pair of effect sizes and sampling variances.
+
+    Two pandas Series are paired by their index (see :func:`align`), not by position.
+    """
+    vi = align(vi, index_of(yi), "vi")
+    if labels is not None:
+        labels = align(labels, index_of(yi), "labels")
     y = as_vector(yi, "yi", labels)
     v = as_vector(vi, "vi", labels)
     k = same_length(yi=y, vi=v)
@@ -105,3 +164,29 @@ def effects(yi, vi, labels=None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     finite(y, "yi", labs)
     positive(v, "vi", labs)
     return y, v, labs
+
+
+def group_labels(groups, labs: list[str], index=None) -> np.ndarray:
+    """Subgroup labels as text, one per study.
+
+    A missing label (None, NaN, ``pd.NA``, empty text) raises a ``ValueError`` naming the
+    study. Numbers are labelled by value, so ``1``, ``1.0`` and ``np.int64(1)`` are one group
+    (``"1"``); other labels by their text.
+    """
+    groups = align(groups, index, "groups")
+    if isinstance(groups, (pd.Series, pd.Index)):
+        groups = groups.to_numpy(dtype=object)
+    g = np.asarray(groups, dtype=object)
+    if g.ndim != 1:
+        raise ValueError("groups must be one-dimensional")
+    same_length(yi=labs, groups=g)
+    out = []
+    for i, val in enumerate(g):
+        if _is_missing(val) or (isinstance(val, str) and not val.strip()):
+            raise ValueError(f"{labs[i]}: field 'group' is missing (got {val!r})")
+        if _is_number(val):
+            f = float(val)
+            out.append(str(int(f)) if f.is_integer() else repr(f))
+        else:
+            out.append(str(val))
+    return np.array(out, dtype=object).astype(str)

@@ -112,12 +112,18 @@ def meta_regression(yi, vi, moderators, *, method="REML", test="z", level=0.95, 
     ``R2 = max(0, (tau2_0 - tau2) / tau2_0)`` in percent, ``tau2_0`` from the intercept-only
     model with the same estimator (Raudenbush 2009). Matches
     ``metafor::rma(yi, vi, mods=~..., method=method, test=test)``.
+
+    A moderator table given as a pandas object is paired with ``yi`` by index (reordered when
+    it holds the same labels, refused otherwise). As many coefficients as studies is refused
+    for every estimator but EE, as metafor does; with ``test="knha"`` an exact fit (all
+    residuals 0) is refused, since its standard errors would be 0.
     """
     y, v, labs = _checks.effects(yi, vi, labels)
+    moderators = _checks.align(moderators, _checks.index_of(yi), "moderators")
     X, names = design_matrix(moderators, len(y))
-    fit = fit_model(y, v, X, method=method, test=test, level=level, labels=labs)
     if X.shape[1] < 2:
         raise ValueError("meta_regression needs at least one moderator")
+    fit = fit_model(y, v, X, method=method, test=test, level=level, labels=labs)
     qm, qm_df, qm_p = _qm(fit)
     if fit.method == "EE":
         r2 = np.nan
@@ -151,6 +157,7 @@ def permutation_test(yi, vi, moderators, *, method="REML", test="z", n_perm=1000
     reproduced digit for digit.
     """
     y, v, labs = _checks.effects(yi, vi, labels)
+    moderators = _checks.align(moderators, _checks.index_of(yi), "moderators")
     X, _ = design_matrix(moderators, len(y))
     obs = _qm(fit_model(y, v, X, method=method, test=test))[0]
     rng = np.random.default_rng(seed)

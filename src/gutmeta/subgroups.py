@@ -48,33 +48,41 @@ def subgroups(yi, vi, groups, *, method="REML", test="z", level=0.95, labels=Non
     ``Q_b = sum_g (b_g - b_bar)^2 / se_g^2`` with ``b_bar`` the inverse-variance mean of the
     group estimates, referred to chi2(G - 1) (Borenstein et al. 2009, ch. 19; Cochrane
     Handbook 10.11.3.1). A group with one study keeps its own estimate and variance
-    (tau2 = 0 within it). Groups are reported in sorted order.
+    (tau2 = 0 within it; with ``test="knha"`` its fit uses the z test, as metafor's). Groups are
+    reported in sorted order. ``groups`` may be a pandas Series: it is paired with ``yi`` by
+    index. Numeric labels are grouped by value (``1`` and ``1.0`` are one group); a missing
+    label is an error naming the study.
     """
     y, v, labs = _checks.effects(yi, vi, labels)
-    g = np.asarray(groups, dtype=object)
-    _checks.same_length(yi=y, groups=g)
-    for i, val in enumerate(g):
-        if val is None or (isinstance(val, float) and np.isnan(val)) or str(val) == "":
-            raise ValueError(f"{labs[i]}: field 'group' is missing")
-    g = g.astype(str)
+    g = _checks.group_labels(groups, labs, _checks.index_of(yi))
     levels = sorted(set(g))
     if len(levels) < 2:
         raise ValueError("subgroups needs at least two groups")
     rows = []
+    centre = float(np.median(y))
+    ec = []  # group estimates of the centred effects: Q_b without losing digits to an offset
     for lev in levels:
         m = g == lev
-        r = pool(y[m], v[m], method=method, test=test, level=level)
+        # Knapp-Hartung needs k >= 2: a one-study group is fitted with the z test, as metafor's
+        # rma() does when k = 1 (it sets test="z" with a warning) and the call goes on
+        t = "z" if m.sum() == 1 else test
+        r = pool(y[m], v[m], method=method, test=t, level=level)
         rows.append({"group": lev, "k": r.k, "estimate": r.estimate, "se": r.se, "ci_low": r.ci_low,
                      "ci_high": r.ci_high, "pvalue": r.pvalue, "tau2": r.tau2, "i2": r.i2,
                      "q": r.q, "pi_low": r.pi_low, "pi_high": r.pi_high})
+        ec.append(r.estimate - centre if centre == 0 else
+                  pool(y[m] - centre, v[m], method=method, test=t, level=level).estimate)
     table = pd.DataFrame(rows).set_index("group")
-    est, se = table["estimate"].to_numpy(), table["se"].to_numpy()
+    se = table["se"].to_numpy()
     w = 1 / se**2
-    qb = float(np.sum(w * (est - np.sum(w * est) / np.sum(w)) ** 2))
+    ec = np.asarray(ec)
+    qb = float(np.sum(w * (ec - np.sum(w * ec) / np.sum(w)) ** 2))
     df = len(levels) - 1
     pb = float(stats.chi2.sf(qb, df))
     qm = qm_df = qm_p = tau2c = None
-    if len(y) > len(levels) or test == "z":  # knha needs residual degrees of freedom
+    # the common-tau2 moderator model has one coefficient per group: it needs more studies
+    # than groups (metafor refuses otherwise), except the equal-effect model with the z test
+    if len(y) > len(levels) or (test == "z" and _checks.method_name(method) == "EE"):
         reg = meta_regression(y, v, pd.DataFrame({"group": g}), method=method, test=test, level=level)
         qm, qm_df, qm_p, tau2c = reg.qm, reg.qm_df, reg.qm_pvalue, reg.tau2
     return SubgroupResult(table=table, q_between=qb, df=df, pvalue=pb, qm=qm, qm_df=qm_df,
