@@ -25,24 +25,32 @@ book: $(STAMP)
 	status=$$?; mkdir -p _build; mv _build.log _build/build.log; exit $$status
 	@echo "The book is in _build/html (open _build/html/index.html)."
 
-# every test, in three steps that keep both cores busy:
-# 1. the package and data tests, beside the JupyterLab browser test (the pooling chapter run in a
-#    real JupyterLab, its explorer worked in Chromium: tests/browser/lab_check.py);
-# 2. the chapters re-executed against their stored outputs (nbval), beside a fresh build of the book;
-# 3. checks of the built HTML: the files (tests/html_check.py) and every page in Chromium
-#    (tests/browser/pages_check.py). The *_check.py files are not collected by `pytest tests`.
+# every test, as three streams that share the two cores:
+# 1. the package and data tests (pytest tests);
+# 2. the chapters re-executed against their stored outputs (nbval), then the JupyterLab browser
+#    test (the pooling chapter run in a real JupyterLab, its explorer worked in Chromium:
+#    tests/browser/lab_check.py);
+# 3. a fresh build of the book, then checks of the built HTML: the files (tests/html_check.py) and
+#    every page in Chromium (tests/browser/pages_check.py).
+# Streams 2 and 3 write to _build/*.log, shown at the end; the *_check.py files are not collected
+# by `pytest tests`.
+NBVAL = $(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/sanitize.cfg \
+        --nbval-current-env chapters
 test: $(STAMP)
 	mkdir -p _build
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/browser/lab_check.py > _build/lab-check.log 2>&1 & lab=$$!; \
+	@( $(NBVAL) > _build/nbval.log 2>&1; nb=$$?; \
+	   $(BIN)/python -m pytest tests/browser/lab_check.py > _build/lab-check.log 2>&1; \
+	   lb=$$?; test $$nb -eq 0 && test $$lb -eq 0 ) & notebooks=$$!; \
+	( $(MAKE) --no-print-directory book > _build/make-book.log 2>&1 || { echo "book build failed" >> _build/make-book.log; exit 1; }; \
+	  $(BIN)/python -m pytest tests/html_check.py tests/browser/pages_check.py \
+	    > _build/pages-check.log 2>&1 ) & pages=$$!; \
 	$(BIN)/python -m pytest tests; unit=$$?; \
-	wait $$lab; lb=$$?; echo "--- JupyterLab browser test (tests/browser/lab_check.py):"; tail -n 25 _build/lab-check.log; \
-	test $$unit -eq 0 && test $$lb -eq 0
-	$(MAKE) --no-print-directory book > _build/make-book.log 2>&1 & book=$$!; \
-	$(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/sanitize.cfg --nbval-current-env chapters; \
-	nb=$$?; wait $$book; bk=$$?; \
-	if [ $$bk -ne 0 ]; then tail -n 40 _build/make-book.log; echo "book build failed"; fi; \
-	test $$nb -eq 0 && test $$bk -eq 0
-	$(BIN)/python -m pytest tests/html_check.py tests/browser/pages_check.py
+	wait $$notebooks; nbs=$$?; wait $$pages; pgs=$$?; \
+	echo "--- chapters against their stored outputs (nbval), then JupyterLab (tests/browser/lab_check.py):"; \
+	tail -n 15 _build/nbval.log; tail -n 15 _build/lab-check.log; \
+	echo "--- the book build (_build/make-book.log), then its pages (tests/html_check.py, tests/browser/pages_check.py):"; \
+	tail -n 3 _build/make-book.log; tail -n 15 _build/pages-check.log; \
+	test $$unit -eq 0 && test $$nbs -eq 0 && test $$pgs -eq 0
 
 # JupyterLab (with jupyterlab-myst, so MyST roles render) on this environment and this folder
 LAB_ARGS ?= --ip=127.0.0.1
