@@ -408,8 +408,8 @@ def prose_text(name: str, text: str) -> None:
     The value is put into the kernel's namespace under ``name``. myst-nb evaluates ``{eval}``
     roles in the kernel while the book is built (``execute_notebooks: inline``), and
     jupyterlab-myst evaluates them in JupyterLab/Binder, so the same Markdown shows the same
-    text in both (``{glue:text}`` renders only in the book). The drop-in replacement for
-    ``glue_text(name, text)``; names may be computed (``prose_text(f"data_{o}_k", ...)``).
+    text in both (``{glue:text}`` renders only in the book). Names may be computed
+    (``prose_text(f"data_{o}_k", ...)``).
 
     ``text`` must already be a string, or an integer (a count; shown as is). Format other numbers
     first (:mod:`gutmeta.report`:

@@ -1,4 +1,4 @@
-"""Formatting: numbers for glue, and metafor-like printouts of the result objects."""
+"""Formatting: numbers for prose (``gutmeta.display.prose``), and metafor-like printouts of the result objects."""
 from __future__ import annotations
 
 import math
@@ -109,32 +109,6 @@ def format_subgroups(r) -> str:
         lines.append(f"Moderator test, common tau^2 = {r.tau2_common:.4f}: QM(df = {r.qm_df}) = "
                      f"{r.qm:.4f}, p-val = {r.qm_pvalue:.4f}")
     return "\n".join(lines)
-
-
-class Text:
-    """A piece of prose for myst-nb ``glue``: shown without the quotes a ``str`` would get."""
-
-    def __init__(self, text: str):
-        self.text = str(text)
-
-    def __repr__(self) -> str:
-        return self.text
-
-
-def glue_text(name: str, text) -> None:
-    """Glue ``text`` (already formatted) under ``name`` for ``{glue:text}`name``` in Markdown."""
-    from myst_nb import glue
-
-    glue(name, Text(text), display=False)
-
-
-def table_for_display(frame, digits: int = 2):
-    """Round the float columns for a stable, readable table (also what nbval compares)."""
-    out = frame.copy()
-    for col in out.columns:
-        if out[col].dtype.kind == "f":
-            out[col] = out[col].round(digits)
-    return out
 
 
 def format_egger(r) -> str:
