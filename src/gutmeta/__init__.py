@@ -1,8 +1,10 @@
 """gutmeta: the helper package of the book on gut-targeted treatments for depression.
 
-One module per concern: ``effects`` (effect sizes and conversions), ``pooling``,
-``heterogeneity``, ``subgroups``, ``regression``, ``bias``, ``plots``, ``report``, and
-``evidence`` (loading and validating ``data/``). The names below are the public API.
+One module per concern: ``evidence`` (loading and validating ``data/``), ``effects`` (effect
+sizes and conversions), ``routes`` (every accepted route from printed numbers to an effect size),
+``extract`` (which route each trial takes, under ``Choices``), ``pooling``, ``bayes``,
+``heterogeneity``, ``subgroups``, ``regression``, ``bias``, ``grade``, ``prisma``, ``audit``,
+``multiverse``, ``plots``, ``report``, ``display`` and ``explore``. The names below are the public API.
 """
 from .bayes import BayesModelAverage, BayesResult, bayes_model_average, bayes_pool
 from .bias import egger_test, funnel_contours, funnel_data, pet_peese, rank_test, trim_and_fill
