@@ -1,4 +1,5 @@
 """From evidence rows to effect sizes: choices, multi-arm handling, derived effects, coverage."""
+import functools
 import json
 import shutil
 from pathlib import Path
@@ -11,6 +12,12 @@ import gutmeta as gm
 from gutmeta.evidence import FILES, load_evidence
 
 DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+@functools.lru_cache(maxsize=1)
+def real_evidence():
+    """The real evidence files, loaded once for the module (the routes cache per Evidence object)."""
+    return load_evidence(DATA)
 
 
 @pytest.fixture
@@ -44,7 +51,7 @@ def synthetic(tmp_path):
 
 
 def test_main_table_is_traceable():
-    ev = load_evidence(DATA)
+    ev = real_evidence()
     t = gm.effect_table(ev)
     assert set(gm.extract.COLUMNS) <= set(t.columns)
     assert (t["source"].str.len() > 0).all() and (t["locator"].str.len() > 0).all()
@@ -77,7 +84,7 @@ def test_exact_p_becomes_a_flagged_derived_effect(synthetic):
 
 
 def test_unlabelled_dispersion_choice_changes_the_effect():
-    ev = load_evidence(DATA)
+    ev = real_evidence()
     sd = gm.effect_table(ev, unlabelled_as="SD").set_index("trial_id").loc["akkasheh_2016"]
     se = gm.effect_table(ev, unlabelled_as="SE").set_index("trial_id").loc["akkasheh_2016"]
     # read as SEs, the SDs are SE * sqrt(n): the same mean difference is a much smaller SMD
@@ -87,14 +94,14 @@ def test_unlabelled_dispersion_choice_changes_the_effect():
 
 
 def test_n_fallback_is_flagged_and_optional():
-    ev = load_evidence(DATA)
+    ev = real_evidence()
     row = gm.effect_table(ev).set_index("trial_id").loc["akkasheh_2016"]
     assert "from trials.csv" in row["conversions"]
     assert "akkasheh_2016" not in set(gm.effect_table(ev, n_fallback=False, include_derived=False).trial_id)
 
 
 def test_coverage_explains_every_gap():
-    ev = load_evidence(DATA)
+    ev = real_evidence()
     cov = gm.coverage(ev)
     assert set(cov["status"]) <= {"arm-level", "derived", "none", "excluded"}
     assert (cov.loc[cov.status.isin(["none", "excluded"]), "reason"].str.len() > 0).all()
@@ -121,7 +128,7 @@ ALL_ROUTE_CHOICES = [dict(), dict(include_secondary=True), dict(undirected="word
 @pytest.mark.parametrize("choice", ALL_ROUTE_CHOICES, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()) or "main")
 def test_every_effect_recomputes_from_its_printed_numbers(outcome, choice):
     """Each row's yi and vi follow from its recorded inputs through its named route."""
-    t = gm.effect_table(load_evidence(DATA), outcome=outcome, **choice)
+    t = gm.effect_table(real_evidence(), outcome=outcome, **choice)
     assert len(t) > 0 or outcome == "anxiety"
     for _, row in t.iterrows():
         yi, vi = gm.extract.recompute(row)
@@ -130,7 +137,7 @@ def test_every_effect_recomputes_from_its_printed_numbers(outcome, choice):
 
 
 def test_main_depression_analysis_reaches_the_leads():
-    ev = load_evidence(DATA)
+    ev = real_evidence()
     t = gm.effect_table(ev).set_index("trial_id")
     assert {"akkasheh_2016", "romijn_2017", "ghorbani_2018", "majeed_2018", "vaghef_mehrabany_2021", "lin_2024",
             "nikolova_2023", "zhang_2021"} <= set(t.index)
@@ -141,7 +148,7 @@ def test_main_depression_analysis_reaches_the_leads():
 
 
 def test_secondary_numbers_only_on_request():
-    ev = load_evidence(DATA)
+    ev = real_evidence()
     main = gm.effect_table(ev).set_index("trial_id")
     sec = gm.effect_table(ev, include_secondary=True).set_index("trial_id")
     assert "pinto_sanchez_2017" not in main.index and sec.loc["pinto_sanchez_2017", "route"] == "responders->OR->SMD"
@@ -156,7 +163,7 @@ def test_secondary_numbers_only_on_request():
     ("use_responders", False, "romijn_2017"), ("undirected", "exclude", "lin_2024"),
     ("total_split", "none", "majeed_2018"), ("include_derived", False, "nikolova_2023")])
 def test_each_route_can_be_switched_off(field, value, trial):
-    ev = load_evidence(DATA)
+    ev = real_evidence()
     assert trial in set(gm.effect_table(ev).trial_id)
     assert trial not in set(gm.effect_table(ev, **{field: value}).trial_id)
     reason = gm.coverage(ev, gm.Choices(**{field: value})).set_index(["trial_id", "outcome"]).loc[(trial, "depression"), "reason"]
@@ -164,7 +171,7 @@ def test_each_route_can_be_switched_off(field, value, trial):
 
 
 def test_stated_split_only_where_allocation_is_printed():
-    ev = load_evidence(DATA)
+    ev = real_evidence()
     stated = set(gm.effect_table(ev, total_split="stated").trial_id)
     assert "majeed_2018" in stated and "ghorbani_2018" not in stated and "lin_2024" not in stated
 

@@ -110,10 +110,11 @@ def _validate_file(file: str, frame: pd.DataFrame, spec: pd.DataFrame, problems:
     if any(p.startswith(f"{file}, header") for p in problems):
         return
     specs = spec.set_index("column")
-    for i, row in frame.iterrows():
+    by_col = {col: specs.loc[col].to_dict() for col in expected}  # plain dicts: one lookup per cell
+    for i, row in enumerate(frame.to_dict("records")):
         line = i + 2
         for col in expected:
-            s = specs.loc[col]
+            s = by_col[col]
             value = row[col].strip()
             if not value:
                 if s["required"] == "yes":
