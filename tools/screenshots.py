@@ -14,21 +14,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
-from _browser import chromium, missing_browser, serve  # noqa: E402
+from _browser import SETTLE_PRELUDE, chromium, missing_browser, serve  # noqa: E402
 
 OUT = ROOT / "_build" / "screenshots"
 
-SETTLE = r"""
-const done = arguments[arguments.length - 1];
-(async () => {
-  const sleep = ms => new Promise(r => setTimeout(r, ms));
-  const imgs = Array.from(document.images);
-  imgs.forEach(i => { i.loading = 'eager'; });
-  for (let t = 0; t < 100 && !imgs.every(i => i.complete); t++) await sleep(100);
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
-    try { await MathJax.startup.promise; } catch (e) {}
-  }
-  for (let t = 0; t < 100 && document.body.innerText.includes('Loading ITables'); t++) await sleep(100);
+SETTLE = SETTLE_PRELUDE + r"""
   done(document.documentElement.scrollHeight);
 })();
 """

@@ -142,6 +142,17 @@ def _wls2(yc, v, X, t):
     return w, r, np.einsum("ij,ij->i", Qf, Qf)
 
 
+def _resid1(yc, v, x, t):
+    """Weights, ``w x``, ``x'Wx`` and residuals of the one-column WLS fit at ``tau2 = t``
+    (closed form, one refinement step)."""
+    w = 1.0 / (v + t)
+    wx = w * x
+    sxx = wx @ x
+    r = yc - (wx @ yc / sxx) * x
+    r = r - (wx @ r / sxx) * x
+    return w, wx, sxx, r
+
+
 def _q_fun(yc, v, X):
     """``t -> y'P(t)y`` as a fast scalar function (closed form for one column)."""
     if X.shape[1] != 1:
@@ -152,11 +163,7 @@ def _q_fun(yc, v, X):
     x = X[:, 0]
 
     def q(t):
-        w = 1.0 / (v + t)
-        wx = w * x
-        sxx = wx @ x
-        r = yc - (wx @ yc / sxx) * x
-        r = r - (wx @ r / sxx) * x
+        w, _, _, r = _resid1(yc, v, x, t)
         return float(w @ (r * r))
     return q
 
@@ -172,11 +179,7 @@ def _score_fun(yc, v, X, method):
     x = X[:, 0]
 
     def score(t):
-        w = 1.0 / (v + t)
-        wx = w * x
-        sxx = wx @ x
-        r = yc - (wx @ yc / sxx) * x
-        r = r - (wx @ r / sxx) * x
+        w, wx, sxx, r = _resid1(yc, v, x, t)
         wr = w * r
         sw = float(np.sum(w))
         if method == "REML":

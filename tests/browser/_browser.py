@@ -84,3 +84,20 @@ def serve(directory: Path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+#: The start of an async Selenium script that waits until a built page has settled: images loaded,
+#: MathJax typeset, interactive tables drawn. Callers append their own body, then ``})();``; the
+#: names ``done``, ``sleep`` and ``imgs`` are defined for them.
+SETTLE_PRELUDE = r"""
+const done = arguments[arguments.length - 1];
+(async () => {
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  const imgs = Array.from(document.images);
+  imgs.forEach(i => { i.loading = 'eager'; });
+  for (let t = 0; t < 100 && !imgs.every(i => i.complete); t++) await sleep(100);
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    try { await MathJax.startup.promise; } catch (e) {}
+  }
+  for (let t = 0; t < 100 && document.body.innerText.includes('Loading ITables'); t++) await sleep(100);
+"""

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _browser import ROOT, chromium, missing_browser, serve  # noqa: E402
+from _browser import ROOT, SETTLE_PRELUDE, chromium, missing_browser, serve  # noqa: E402
 
 HTML = Path(os.environ.get("GUTMETA_HTML", ROOT / "_build" / "html"))
 SKIP = {"genindex.html", "search.html", "index.html"}  # Sphinx's own pages; index.html redirects
@@ -61,17 +61,7 @@ def _ids(page: str) -> set:
     return _ids_cache[page]
 
 
-COLLECT = r"""
-const done = arguments[arguments.length - 1];
-(async () => {
-  const sleep = ms => new Promise(r => setTimeout(r, ms));
-  const imgs = Array.from(document.images);
-  imgs.forEach(i => { i.loading = 'eager'; });
-  for (let t = 0; t < 100 && !imgs.every(i => i.complete); t++) await sleep(100);
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
-    try { await MathJax.startup.promise; } catch (e) {}
-  }
-  for (let t = 0; t < 100 && document.body.innerText.includes('Loading ITables'); t++) await sleep(100);
+COLLECT = SETTLE_PRELUDE + r"""
   const cells = Array.from(document.querySelectorAll('td, th')).map(c => c.textContent.trim());
   const maths = Array.from(document.querySelectorAll('.math'));
   const prose = document.body.cloneNode(true);           // the text outside code, scripts and styles
